@@ -1,0 +1,87 @@
+export {
+  compareAndDelete,
+  compareAndDeleteScript,
+  compareAndSet,
+  compareAndSetScript,
+  getAndSet,
+  getAndSetScript,
+  incrementWithTtl,
+  incrementWithTtlScript,
+} from './atomic.js';
+export type {
+  Backend,
+  BackendInfo,
+  ConnectionListener,
+  ConnectionState,
+  DataCommands,
+  ExpiredListener,
+  KeyType,
+  MessageListener,
+  PatternListener,
+  Pipeline,
+  PipelineCommand,
+  PipelineResult,
+  ScanOptions,
+  ScoreBound,
+  SetOptions,
+  StreamEntry,
+  Subscription,
+  XAddOptions,
+  XAutoClaimResult,
+  XPendingEntry,
+  XPendingRangeOptions,
+  XPendingSummary,
+  XReadGroupOptions,
+  XTrimOptions,
+  ZAddOptions,
+  ZMember,
+  ZRangeByScoreOptions,
+} from './backend.js';
+export { type Codec, type FieldCodec, fields, formatIssues, hashCodec, json, text, withSchema } from './codec.js';
+export {
+  type BackendConfig,
+  backendConfigSchema,
+  configFromEnv,
+  type MemoryConfig,
+  memoryConfigSchema,
+  parseBackendConfig,
+  parseRedisUrl,
+  type RedisAddress,
+  type RedisConfig,
+  redactUrl,
+  redisConfigSchema,
+  type SharedMemoryConfig,
+  sharedMemoryConfigSchema,
+} from './config.js';
+export { createBackend, createBackendFromEnv } from './create-backend.js';
+export {
+  BackendUnavailableError,
+  ClosedError,
+  CommandError,
+  ConfigError,
+  CrossSlotError,
+  isRedbrickError,
+  MissingDependencyError,
+  RedbrickError,
+  type RedbrickErrorCode,
+  ScriptError,
+  ValidationError,
+  WrongTypeError,
+} from './errors.js';
+export { matchGlob } from './glob.js';
+export { escapeGlob, escapeKeyPart, type HashTag, hashSlot, key, tag, unescapeKeyPart } from './keys.js';
+export { checkScopePrefix, KEY_POSITIONS, mapCommandKeys, scopeBackend, scopedView } from './scoped.js';
+export {
+  checkScriptCall,
+  defineScript,
+  getScript,
+  type LocalBody,
+  type LocalReply,
+  normalizeReply,
+  type Script,
+  type ScriptDefinition,
+  type ScriptReply,
+  scriptArgs,
+  type SyncCommands,
+} from './script.js';
+export { assertFinite, assertInteger, assertKey, assertString, assertTtl, describe } from './validate.js';

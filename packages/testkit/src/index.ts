@@ -1,1 +1,4 @@
-export {};
+export * from './conformance/index.js';
+export * from './differential.js';
+export * from './servers/index.js';
+export * from './targets.js';

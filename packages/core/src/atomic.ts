@@ -115,16 +115,24 @@ export function compareAndSet(
   if (expected !== null) assertString(expected, 'expected');
   assertString(next, 'next');
   if (options.ttlMs !== undefined) assertTtl(options.ttlMs);
-  return backend.run(compareAndSetScript, [key], [
-    expected === null ? 'n' : 'v',
-    expected ?? '',
-    next,
-    options.ttlMs === undefined ? '' : options.ttlMs,
-  ]);
+  return backend.run(
+    compareAndSetScript,
+    [key],
+    [
+      expected === null ? 'n' : 'v',
+      expected ?? '',
+      next,
+      options.ttlMs === undefined ? '' : options.ttlMs,
+    ],
+  );
 }
 
 /** Deletes the key only if it holds `expected`. Returns true when deleted. */
-export function compareAndDelete(backend: Backend, key: string, expected: string): Promise<boolean> {
+export function compareAndDelete(
+  backend: Backend,
+  key: string,
+  expected: string,
+): Promise<boolean> {
   assertKey(key);
   assertString(expected, 'expected');
   return backend.run(compareAndDeleteScript, [key], [expected]);
@@ -140,11 +148,20 @@ export function getAndSet(
   assertKey(key);
   assertString(value, 'value');
   if (options.ttlMs !== undefined) assertTtl(options.ttlMs);
-  return backend.run(getAndSetScript, [key], [value, options.ttlMs === undefined ? '' : options.ttlMs]);
+  return backend.run(
+    getAndSetScript,
+    [key],
+    [value, options.ttlMs === undefined ? '' : options.ttlMs],
+  );
 }
 
 /** Increments an integer counter; a counter without TTL gets `ttlMs`. Returns the new value. */
-export function incrementWithTtl(backend: Backend, key: string, by: number, ttlMs: number): Promise<number> {
+export function incrementWithTtl(
+  backend: Backend,
+  key: string,
+  by: number,
+  ttlMs: number,
+): Promise<number> {
   assertKey(key);
   assertInteger(by, 'by');
   assertTtl(ttlMs);

@@ -177,7 +177,10 @@ export interface DataCommands {
   // strings
   mget(...keys: string[]): Promise<Array<string | null>>;
   /** Sets all pairs; with `ttlMs` every key gets that TTL (in one round trip). */
-  mset(entries: Record<string, string> | Array<[string, string]>, options?: { ttlMs?: number }): Promise<void>;
+  mset(
+    entries: Record<string, string> | Array<[string, string]>,
+    options?: { ttlMs?: number },
+  ): Promise<void>;
   incrBy(key: string, by: number): Promise<number>;
   /** Returns the new value (parsed from Redis' string reply). */
   incrByFloat(key: string, by: number): Promise<number>;
@@ -218,8 +221,18 @@ export interface DataCommands {
   zrem(key: string, ...members: string[]): Promise<number>;
   zscore(key: string, member: string): Promise<number | null>;
   zcard(key: string): Promise<number>;
-  zrangeByScore(key: string, min: ScoreBound, max: ScoreBound, options?: ZRangeByScoreOptions & { withScores?: false }): Promise<string[]>;
-  zrangeByScore(key: string, min: ScoreBound, max: ScoreBound, options: ZRangeByScoreOptions & { withScores: true }): Promise<ZMember[]>;
+  zrangeByScore(
+    key: string,
+    min: ScoreBound,
+    max: ScoreBound,
+    options?: ZRangeByScoreOptions & { withScores?: false },
+  ): Promise<string[]>;
+  zrangeByScore(
+    key: string,
+    min: ScoreBound,
+    max: ScoreBound,
+    options: ZRangeByScoreOptions & { withScores: true },
+  ): Promise<ZMember[]>;
   zremRangeByScore(key: string, min: ScoreBound, max: ScoreBound): Promise<number>;
 
   // streams
@@ -231,8 +244,17 @@ export interface DataCommands {
   xlen(key: string): Promise<number>;
   xtrim(key: string, options: XTrimOptions): Promise<number>;
   /** Creates a consumer group; false when it already exists. `id` defaults to `$`. */
-  xgroupCreate(key: string, group: string, options?: { id?: string; mkStream?: boolean }): Promise<boolean>;
-  xreadgroup(key: string, group: string, consumer: string, options?: XReadGroupOptions): Promise<StreamEntry[]>;
+  xgroupCreate(
+    key: string,
+    group: string,
+    options?: { id?: string; mkStream?: boolean },
+  ): Promise<boolean>;
+  xreadgroup(
+    key: string,
+    group: string,
+    consumer: string,
+    options?: XReadGroupOptions,
+  ): Promise<StreamEntry[]>;
   xack(key: string, group: string, ...ids: string[]): Promise<number>;
   xautoclaim(
     key: string,
@@ -243,7 +265,11 @@ export interface DataCommands {
     options?: { count?: number },
   ): Promise<XAutoClaimResult>;
   xpending(key: string, group: string): Promise<XPendingSummary>;
-  xpendingRange(key: string, group: string, options?: XPendingRangeOptions): Promise<XPendingEntry[]>;
+  xpendingRange(
+    key: string,
+    group: string,
+    options?: XPendingRangeOptions,
+  ): Promise<XPendingEntry[]>;
 
   // pub/sub
   /** Returns how many subscribers received the message. */
@@ -293,7 +319,11 @@ export interface Backend extends DataCommands, AsyncDisposable {
   onConnectionChange(listener: ConnectionListener): () => void;
 
   /** Runs a script atomically: its `lua` body on Redis, its `local` body in memory. */
-  run<R>(script: Script<R>, keys: readonly string[], args?: ReadonlyArray<string | number>): Promise<R>;
+  run<R>(
+    script: Script<R>,
+    keys: readonly string[],
+    args?: ReadonlyArray<string | number>,
+  ): Promise<R>;
 
   pipeline(): Pipeline;
 

@@ -23,7 +23,10 @@ type TypedArrayName =
   | 'BigInt64Array'
   | 'BigUint64Array';
 
-const TYPED_ARRAYS: Record<TypedArrayName, { new (buffer: ArrayBuffer): ArrayBufferView; BYTES_PER_ELEMENT: number }> = {
+const TYPED_ARRAYS: Record<
+  TypedArrayName,
+  { new (buffer: ArrayBuffer): ArrayBufferView; BYTES_PER_ELEMENT: number }
+> = {
   Uint8Array,
   Int8Array,
   Uint8ClampedArray,
@@ -51,7 +54,9 @@ function toTagged(value: unknown): unknown {
       return { [TAG]: 'undefined' };
     case 'function':
     case 'symbol':
-      throw new ValidationError(`[redbrick/core] json codec cannot encode a ${typeof value}`, { field: 'value' });
+      throw new ValidationError(`[redbrick/core] json codec cannot encode a ${typeof value}`, {
+        field: 'value',
+      });
   }
   if (value === null) return null;
   if (Array.isArray(value)) return value.map(toTagged);
@@ -59,7 +64,8 @@ function toTagged(value: unknown): unknown {
     const t = value.getTime();
     return { [TAG]: 'Date', v: Number.isNaN(t) ? null : value.toISOString() };
   }
-  if (value instanceof Map) return { [TAG]: 'Map', v: [...value].map(([k, v]) => [toTagged(k), toTagged(v)]) };
+  if (value instanceof Map)
+    return { [TAG]: 'Map', v: [...value].map(([k, v]) => [toTagged(k), toTagged(v)]) };
   if (value instanceof Set) return { [TAG]: 'Set', v: [...value].map(toTagged) };
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const name = value.constructor.name as TypedArrayName;
@@ -70,7 +76,8 @@ function toTagged(value: unknown): unknown {
   }
   if (value instanceof RegExp) return { [TAG]: 'RegExp', v: [value.source, value.flags] };
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value as object)) out[k] = toTagged((value as Record<string, unknown>)[k]);
+  for (const k of Object.keys(value as object))
+    out[k] = toTagged((value as Record<string, unknown>)[k]);
   // A user object that happens to carry our tag key is wrapped, so decoding stays unambiguous.
   if (Object.hasOwn(out, TAG)) return { [TAG]: 'object', v: out };
   return out;
@@ -93,7 +100,9 @@ function fromTagged(value: unknown): unknown {
       case 'Date':
         return new Date(v === null ? Number.NaN : (v as string));
       case 'Map':
-        return new Map((v as Array<[unknown, unknown]>).map(([k, x]) => [fromTagged(k), fromTagged(x)]));
+        return new Map(
+          (v as Array<[unknown, unknown]>).map(([k, x]) => [fromTagged(k), fromTagged(x)]),
+        );
       case 'Set':
         return new Set((v as unknown[]).map(fromTagged));
       case 'RegExp': {
@@ -102,7 +111,8 @@ function fromTagged(value: unknown): unknown {
       }
       case 'object': {
         const out: Record<string, unknown> = {};
-        for (const k of Object.keys(v as object)) out[k] = fromTagged((v as Record<string, unknown>)[k]);
+        for (const k of Object.keys(v as object))
+          out[k] = fromTagged((v as Record<string, unknown>)[k]);
         return out;
       }
       default: {
@@ -169,9 +179,12 @@ export const text: Codec<string> = {
   name: 'text',
   encode(value) {
     if (typeof value !== 'string') {
-      throw new ValidationError(`[redbrick/core] text codec encodes strings only, got ${typeof value}`, {
-        field: 'value',
-      });
+      throw new ValidationError(
+        `[redbrick/core] text codec encodes strings only, got ${typeof value}`,
+        {
+          field: 'value',
+        },
+      );
     }
     return value;
   },
@@ -181,7 +194,10 @@ export const text: Codec<string> = {
 /** Formats zod issues as `path: message; …`. */
 export function formatIssues(error: z.ZodError): string {
   return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`)
+    .map(
+      (issue) =>
+        `${issue.path.length ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`,
+    )
     .join('; ');
 }
 
@@ -198,10 +214,13 @@ export function withSchema<S extends z.ZodType>(
   const validate = (value: unknown, where = 'value'): z.output<S> => {
     const result = schema.safeParse(value);
     if (!result.success) {
-      throw new ValidationError(`[redbrick/${pkg}] ${where} does not match the schema: ${formatIssues(result.error)}`, {
-        field: where,
-        cause: result.error,
-      });
+      throw new ValidationError(
+        `[redbrick/${pkg}] ${where} does not match the schema: ${formatIssues(result.error)}`,
+        {
+          field: where,
+          cause: result.error,
+        },
+      );
     }
     return result.data;
   };
@@ -216,10 +235,13 @@ export function withSchema<S extends z.ZodType>(
       try {
         raw = codec.decode(stored);
       } catch (cause) {
-        throw new ValidationError(`[redbrick/${pkg}] stored value cannot be decoded with the ${codec.name} codec`, {
-          field: 'stored value',
-          cause,
-        });
+        throw new ValidationError(
+          `[redbrick/${pkg}] stored value cannot be decoded with the ${codec.name} codec`,
+          {
+            field: 'stored value',
+            cause,
+          },
+        );
       }
       return validate(raw, 'stored value');
     },
@@ -253,7 +275,8 @@ export const fields = {
   number: {
     kind: 'number',
     encode: (v: number) => {
-      if (!Number.isFinite(v)) throw new ValidationError(`[redbrick/core] number field must be finite, got ${v}`);
+      if (!Number.isFinite(v))
+        throw new ValidationError(`[redbrick/core] number field must be finite, got ${v}`);
       return String(v);
     },
     decode: (s: string) => {
@@ -333,7 +356,10 @@ export function hashCodec<S extends FieldSpec>(spec: S) {
           out[name] = codec.decode(s);
         } catch (error) {
           if (error instanceof ValidationError) {
-            throw new ValidationError(`${error.message} (field "${name}")`, { field: name, cause: error });
+            throw new ValidationError(`${error.message} (field "${name}")`, {
+              field: name,
+              cause: error,
+            });
           }
           throw error;
         }

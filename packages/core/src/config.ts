@@ -23,7 +23,11 @@ export const memoryConfigSchema = z.strictObject({
   /** Evict (LRU) when the estimated size exceeds this many bytes. */
   maxMemoryBytes: positiveInt('maxMemoryBytes').optional(),
   /** What to do at a limit. @default 'allkeys-lru' when a limit is set */
-  evictionPolicy: z.enum(evictionPolicies, { error: `evictionPolicy must be one of ${evictionPolicies.join(', ')}` }).optional(),
+  evictionPolicy: z
+    .enum(evictionPolicies, {
+      error: `evictionPolicy must be one of ${evictionPolicies.join(', ')}`,
+    })
+    .optional(),
   /** Prefix for every key (like `backend.scoped()`, applied at the root). */
   keyPrefix: z.string().min(1, { error: 'keyPrefix must be a non-empty string' }).optional(),
   /** Default TTL in ms used by services that take one (e.g. the cache) when a call gives none. */
@@ -55,7 +59,9 @@ export const redisConfigSchema = z.strictObject({
   /** Sentinel: the sentinels and the monitored master's name. */
   sentinel: z
     .strictObject({
-      sentinels: z.array(nodeAddress).min(1, { error: 'sentinel.sentinels must list at least one sentinel' }),
+      sentinels: z
+        .array(nodeAddress)
+        .min(1, { error: 'sentinel.sentinels must list at least one sentinel' }),
       name: z.string().min(1, { error: 'sentinel.name must be a non-empty string' }),
       sentinelPassword: z.string().optional(),
     })
@@ -145,7 +151,9 @@ export function parseRedisUrl(url: string, field = 'url'): RedisAddress {
   let portNumber = 6379;
   if (parsed.port !== '') portNumber = Number(parsed.port);
   if (!Number.isSafeInteger(portNumber) || portNumber < 1 || portNumber > 65535) {
-    throw new ConfigError(`[redbrick/core] ${field}: port must be an integer from 1 to 65535`, { field: `${field}.port` });
+    throw new ConfigError(`[redbrick/core] ${field}: port must be an integer from 1 to 65535`, {
+      field: `${field}.port`,
+    });
   }
   const address: RedisAddress = {
     host: parsed.hostname.replace(/^\[|\]$/g, ''),
@@ -158,9 +166,12 @@ export function parseRedisUrl(url: string, field = 'url'): RedisAddress {
   if (path !== '') {
     const db = Number(path);
     if (!/^\d+$/.test(path) || !Number.isSafeInteger(db)) {
-      throw new ConfigError(`[redbrick/core] ${field}: database must be an integer ≥ 0, got "${path}"`, {
-        field: `${field}.db`,
-      });
+      throw new ConfigError(
+        `[redbrick/core] ${field}: database must be an integer ≥ 0, got "${path}"`,
+        {
+          field: `${field}.db`,
+        },
+      );
     }
     address.db = db;
   }
@@ -173,62 +184,88 @@ function zodToConfigError(error: z.ZodError): ConfigError {
   const message = error.issues
     .map((issue) => {
       const where = issue.path.map(String).join('.') || 'config';
-      if (issue.code === 'unrecognized_keys') return `${where}: unknown option(s) ${issue.keys.join(', ')}`;
+      if (issue.code === 'unrecognized_keys')
+        return `${where}: unknown option(s) ${issue.keys.join(', ')}`;
       return `${where}: ${issue.message}`;
     })
     .join('; ');
-  return new ConfigError(`[redbrick/core] invalid backend config — ${message}`, { field: path, cause: error });
+  return new ConfigError(`[redbrick/core] invalid backend config — ${message}`, {
+    field: path,
+    cause: error,
+  });
 }
 
 /** Validates a backend config; throws a ConfigError naming the field and what is allowed. */
-export function parseBackendConfig(config: unknown = { type: 'memory' }): z.output<typeof backendConfigSchema> {
+export function parseBackendConfig(
+  config: unknown = { type: 'memory' },
+): z.output<typeof backendConfigSchema> {
   const result = backendConfigSchema.safeParse(config);
   if (!result.success) throw zodToConfigError(result.error);
   const value = result.data;
   if (value.type === 'redis') {
     if (value.url !== undefined) parseRedisUrl(value.url, 'url');
-    for (const [i, node] of (value.cluster?.nodes ?? []).entries()) parseRedisUrl(node, `cluster.nodes[${i}]`);
+    for (const [i, node] of (value.cluster?.nodes ?? []).entries())
+      parseRedisUrl(node, `cluster.nodes[${i}]`);
     for (const [i, node] of (value.sentinel?.sentinels ?? []).entries()) {
       parseRedisUrl(node, `sentinel.sentinels[${i}]`);
     }
     if (value.cluster && value.sentinel) {
-      throw new ConfigError('[redbrick/core] invalid backend config — use either cluster or sentinel, not both', {
-        field: 'cluster',
-      });
+      throw new ConfigError(
+        '[redbrick/core] invalid backend config — use either cluster or sentinel, not both',
+        {
+          field: 'cluster',
+        },
+      );
     }
   }
   for (const prefixField of ['keyPrefix'] as const) {
     const p = value[prefixField];
     if (p !== undefined && (p.includes('{') || p.includes('}'))) {
-      throw new ConfigError(`[redbrick/core] invalid backend config — keyPrefix must not contain "{" or "}"`, {
-        field: prefixField,
-      });
+      throw new ConfigError(
+        `[redbrick/core] invalid backend config — keyPrefix must not contain "{" or "}"`,
+        {
+          field: prefixField,
+        },
+      );
     }
   }
   return value;
 }
 
 /** Reads a backend config from environment variables (memory when `REDIS_URL` is unset). */
-export function configFromEnv(env: Record<string, string | undefined> = process.env): BackendConfig {
+export function configFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): BackendConfig {
   const url = env.REDIS_URL?.trim();
   const clusterNodes = env.REDIS_CLUSTER_NODES?.trim();
   const common: { keyPrefix?: string; defaultTtlMs?: number } = {};
   if (env.REDIS_KEY_PREFIX) common.keyPrefix = env.REDIS_KEY_PREFIX;
-  if (env.REDIS_DEFAULT_TTL) common.defaultTtlMs = envNumber(env.REDIS_DEFAULT_TTL, 'REDIS_DEFAULT_TTL') * 1000;
+  if (env.REDIS_DEFAULT_TTL)
+    common.defaultTtlMs = envNumber(env.REDIS_DEFAULT_TTL, 'REDIS_DEFAULT_TTL') * 1000;
   if (!url && !clusterNodes) return { type: 'memory', ...common };
   const config: RedisConfig = { type: 'redis', ...common };
-  if (clusterNodes) config.cluster = { nodes: clusterNodes.split(',').map((n) => n.trim()).filter(Boolean) };
+  if (clusterNodes)
+    config.cluster = {
+      nodes: clusterNodes
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean),
+    };
   else if (url) config.url = url;
-  if (env.REDIS_MAX_CONNECTIONS) config.maxConnections = envNumber(env.REDIS_MAX_CONNECTIONS, 'REDIS_MAX_CONNECTIONS');
+  if (env.REDIS_MAX_CONNECTIONS)
+    config.maxConnections = envNumber(env.REDIS_MAX_CONNECTIONS, 'REDIS_MAX_CONNECTIONS');
   return config;
 }
 
 function envNumber(raw: string, name: string): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new ConfigError(`[redbrick/core] environment variable ${name} must be a positive integer, got "${raw}"`, {
-      field: name,
-    });
+    throw new ConfigError(
+      `[redbrick/core] environment variable ${name} must be a positive integer, got "${raw}"`,
+      {
+        field: name,
+      },
+    );
   }
   return n;
 }

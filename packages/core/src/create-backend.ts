@@ -8,13 +8,21 @@ import { MissingDependencyError } from './errors.js';
 type Factory = (config: unknown) => Backend | Promise<Backend>;
 
 const PACKAGES = {
-  memory: { name: '@redbrick/memory-backend', factory: 'createMemoryBackend', purpose: 'The memory backend' },
+  memory: {
+    name: '@redbrick/memory-backend',
+    factory: 'createMemoryBackend',
+    purpose: 'The memory backend',
+  },
   'shared-memory': {
     name: '@redbrick/memory-backend',
     factory: 'createSharedMemoryBackend',
     purpose: 'The shared-memory backend',
   },
-  redis: { name: '@redbrick/redis-backend', factory: 'createRedisBackend', purpose: 'A Redis backend' },
+  redis: {
+    name: '@redbrick/redis-backend',
+    factory: 'createRedisBackend',
+    purpose: 'A Redis backend',
+  },
 } as const;
 
 async function load(type: keyof typeof PACKAGES): Promise<Factory> {
@@ -30,7 +38,10 @@ async function load(type: keyof typeof PACKAGES): Promise<Factory> {
   }
   const factory = mod[pkg.factory];
   if (typeof factory !== 'function') {
-    throw new MissingDependencyError(pkg.name, `${pkg.purpose} (a version exporting ${pkg.factory})`);
+    throw new MissingDependencyError(
+      pkg.name,
+      `${pkg.purpose} (a version exporting ${pkg.factory})`,
+    );
   }
   return factory as Factory;
 }
@@ -56,7 +67,9 @@ export async function createBackend(config: BackendConfig = { type: 'memory' }):
  * Also reads `REDIS_KEY_PREFIX`, `REDIS_DEFAULT_TTL` (seconds) and
  * `REDIS_MAX_CONNECTIONS`.
  */
-export function createBackendFromEnv(env: Record<string, string | undefined> = process.env): Promise<Backend> {
+export function createBackendFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): Promise<Backend> {
   return createBackend(configFromEnv(env));
 }
 

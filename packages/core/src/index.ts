@@ -37,7 +37,16 @@ export type {
   ZMember,
   ZRangeByScoreOptions,
 } from './backend.js';
-export { type Codec, type FieldCodec, fields, formatIssues, hashCodec, json, text, withSchema } from './codec.js';
+export {
+  type Codec,
+  type FieldCodec,
+  fields,
+  formatIssues,
+  hashCodec,
+  json,
+  text,
+  withSchema,
+} from './codec.js';
 export {
   type BackendConfig,
   backendConfigSchema,
@@ -69,8 +78,22 @@ export {
   WrongTypeError,
 } from './errors.js';
 export { matchGlob } from './glob.js';
-export { escapeGlob, escapeKeyPart, type HashTag, hashSlot, key, tag, unescapeKeyPart } from './keys.js';
-export { checkScopePrefix, KEY_POSITIONS, mapCommandKeys, scopeBackend, scopedView } from './scoped.js';
+export {
+  escapeGlob,
+  escapeKeyPart,
+  type HashTag,
+  hashSlot,
+  key,
+  tag,
+  unescapeKeyPart,
+} from './keys.js';
+export {
+  checkScopePrefix,
+  KEY_POSITIONS,
+  mapCommandKeys,
+  scopeBackend,
+  scopedView,
+} from './scoped.js';
 export {
   checkScriptCall,
   defineScript,
@@ -81,7 +104,14 @@ export {
   type Script,
   type ScriptDefinition,
   type ScriptReply,
-  scriptArgs,
   type SyncCommands,
+  scriptArgs,
 } from './script.js';
-export { assertFinite, assertInteger, assertKey, assertString, assertTtl, describe } from './validate.js';
+export {
+  assertFinite,
+  assertInteger,
+  assertKey,
+  assertString,
+  assertTtl,
+  describe,
+} from './validate.js';

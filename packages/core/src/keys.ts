@@ -15,7 +15,9 @@ export function escapeKeyPart(part: string): string {
 
 /** Reverses {@link escapeKeyPart}. */
 export function unescapeKeyPart(part: string): string {
-  return part.replace(/%(25|3A|7B|7D)/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return part.replace(/%(25|3A|7B|7D)/g, (_, hex: string) =>
+    String.fromCharCode(Number.parseInt(hex, 16)),
+  );
 }
 
 /** A key part rendered as a Redis Cluster hash tag: `{escaped}`. */
@@ -28,24 +30,32 @@ export interface HashTag {
  * lands in the same Redis Cluster slot, so one script can touch them all.
  */
 export function tag(...parts: Array<string | number>): HashTag {
-  if (parts.length === 0) throw new ValidationError('[redbrick/core] tag() needs at least one part');
+  if (parts.length === 0)
+    throw new ValidationError('[redbrick/core] tag() needs at least one part');
   return { hashTag: `{${parts.map((p) => escapeKeyPart(checkPart(p, 'tag part'))).join(':')}}` };
 }
 
 function checkPart(part: string | number, what: string): string {
   if (typeof part === 'number') {
     if (!Number.isFinite(part)) {
-      throw new ValidationError(`[redbrick/core] ${what} must be a finite number or a string, got ${part}`, {
-        field: what,
-      });
+      throw new ValidationError(
+        `[redbrick/core] ${what} must be a finite number or a string, got ${part}`,
+        {
+          field: what,
+        },
+      );
     }
     return String(part);
   }
   if (typeof part !== 'string') {
-    throw new ValidationError(`[redbrick/core] ${what} must be a string, got ${typeof part}`, { field: what });
+    throw new ValidationError(`[redbrick/core] ${what} must be a string, got ${typeof part}`, {
+      field: what,
+    });
   }
   if (part.length === 0) {
-    throw new ValidationError(`[redbrick/core] ${what} must be a non-empty string`, { field: what });
+    throw new ValidationError(`[redbrick/core] ${what} must be a non-empty string`, {
+      field: what,
+    });
   }
   return part;
 }
@@ -55,12 +65,15 @@ function checkPart(part: string | number, what: string): string {
  * Parts must be non-empty strings or finite numbers.
  */
 export function key(...parts: Array<string | number | HashTag>): string {
-  if (parts.length === 0) throw new ValidationError('[redbrick/core] key() needs at least one part');
+  if (parts.length === 0)
+    throw new ValidationError('[redbrick/core] key() needs at least one part');
   let out = '';
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i] as string | number | HashTag;
     const rendered =
-      typeof p === 'object' && p !== null && 'hashTag' in p ? p.hashTag : escapeKeyPart(checkPart(p, 'key part'));
+      typeof p === 'object' && p !== null && 'hashTag' in p
+        ? p.hashTag
+        : escapeKeyPart(checkPart(p, 'key part'));
     out = i === 0 ? rendered : `${out}:${rendered}`;
   }
   return out;
@@ -88,7 +101,8 @@ const CRC16_TABLE = (() => {
   const table = new Uint16Array(256);
   for (let i = 0; i < 256; i++) {
     let crc = i << 8;
-    for (let j = 0; j < 8; j++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    for (let j = 0; j < 8; j++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
     table[i] = crc;
   }
   return table;
@@ -96,6 +110,7 @@ const CRC16_TABLE = (() => {
 
 function crc16(buf: Uint8Array): number {
   let crc = 0;
-  for (const byte of buf) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number);
+  for (const byte of buf)
+    crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number);
   return crc;
 }

@@ -20,7 +20,9 @@ import type { Script } from './script.js';
  * argument), `all` (every argument), `entries` (the keys of an object or
  * pair list, for MSET) or `channel` (a pub/sub channel).
  */
-export const KEY_POSITIONS: Readonly<Record<keyof DataCommands, 'first' | 'all' | 'entries' | 'channel'>> = {
+export const KEY_POSITIONS: Readonly<
+  Record<keyof DataCommands, 'first' | 'all' | 'entries' | 'channel'>
+> = {
   get: 'first',
   set: 'first',
   setGet: 'first',
@@ -149,12 +151,16 @@ class ScopedBackend {
 
   subscribe(channel: string, listener: MessageListener): Promise<Subscription> {
     const cut = this.prefix.length;
-    return this.#root.subscribe(this.#addPrefix(channel), (message, ch) => listener(message, ch.slice(cut)));
+    return this.#root.subscribe(this.#addPrefix(channel), (message, ch) =>
+      listener(message, ch.slice(cut)),
+    );
   }
 
   psubscribe(pattern: string, listener: PatternListener): Promise<Subscription> {
     if (typeof pattern !== 'string' || pattern.length === 0) {
-      throw new ValidationError('[redbrick/core] pattern must be a non-empty string', { field: 'pattern' });
+      throw new ValidationError('[redbrick/core] pattern must be a non-empty string', {
+        field: 'pattern',
+      });
     }
     const cut = this.prefix.length;
     return this.#root.psubscribe(escapeGlob(this.prefix) + pattern, (message, ch) =>
@@ -173,7 +179,11 @@ class ScopedBackend {
     return this.#root.onConnectionChange(listener);
   }
 
-  run<R>(script: Script<R>, keys: readonly string[], args?: ReadonlyArray<string | number>): Promise<R> {
+  run<R>(
+    script: Script<R>,
+    keys: readonly string[],
+    args?: ReadonlyArray<string | number>,
+  ): Promise<R> {
     return this.#root.run(script, keys.map(this.#addPrefix), args);
   }
 
@@ -182,7 +192,10 @@ class ScopedBackend {
     const addPrefix = this.#addPrefix;
     const view: Pipeline = {
       add(command, ...args) {
-        (inner.add as (c: string, ...a: unknown[]) => Pipeline)(command, ...mapCommandKeys(command, args, addPrefix));
+        (inner.add as (c: string, ...a: unknown[]) => Pipeline)(
+          command,
+          ...mapCommandKeys(command, args, addPrefix),
+        );
         return view;
       },
       get length() {
@@ -225,9 +238,12 @@ for (const command of DATA_COMMANDS) {
       try {
         mapped = mapCommandKeys(command, args, (k) => {
           if (typeof k !== 'string' || k.length === 0) {
-            throw new ValidationError(`[redbrick/core] ${command}: key must be a non-empty string`, {
-              field: 'key',
-            });
+            throw new ValidationError(
+              `[redbrick/core] ${command}: key must be a non-empty string`,
+              {
+                field: 'key',
+              },
+            );
           }
           return this.prefix + k;
         });

@@ -17,8 +17,18 @@ type Synchronous<T> = {
  * `local` body. Atomic because nothing in it awaits.
  */
 export type SyncCommands = Omit<Synchronous<DataCommands>, 'zrangeByScore'> & {
-  zrangeByScore(key: string, min: ScoreBound, max: ScoreBound, options?: ZRangeByScoreOptions & { withScores?: false }): string[];
-  zrangeByScore(key: string, min: ScoreBound, max: ScoreBound, options: ZRangeByScoreOptions & { withScores: true }): ZMember[];
+  zrangeByScore(
+    key: string,
+    min: ScoreBound,
+    max: ScoreBound,
+    options?: ZRangeByScoreOptions & { withScores?: false },
+  ): string[];
+  zrangeByScore(
+    key: string,
+    min: ScoreBound,
+    max: ScoreBound,
+    options: ZRangeByScoreOptions & { withScores: true },
+  ): ZMember[];
   /** Backend time in ms since the epoch (what `TIME` gives a Lua body). */
   time(): number;
 };
@@ -52,7 +62,8 @@ export interface Script<R = ScriptReply> {
 
 const REGISTRY_KEY = Symbol.for('redbrick.scripts');
 type Registry = Map<string, Script<unknown>>;
-const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ??
+const registry: Registry =
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ??
   new Map<string, Script<unknown>>();
 (globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = registry;
 
@@ -61,12 +72,20 @@ const identity = <R>(reply: ScriptReply) => reply as R;
 /** Defines a script once, next to the code that uses it. */
 export function defineScript<R = ScriptReply>(definition: ScriptDefinition<R>): Script<R> {
   if (typeof definition.name !== 'string' || definition.name.length === 0) {
-    throw new ValidationError('[redbrick/core] script name must be a non-empty string', { field: 'name' });
-  }
-  if (definition.keys !== undefined && (!Number.isSafeInteger(definition.keys) || definition.keys < 0)) {
-    throw new ValidationError(`[redbrick/core] script "${definition.name}": keys must be an integer ≥ 0`, {
-      field: 'keys',
+    throw new ValidationError('[redbrick/core] script name must be a non-empty string', {
+      field: 'name',
     });
+  }
+  if (
+    definition.keys !== undefined &&
+    (!Number.isSafeInteger(definition.keys) || definition.keys < 0)
+  ) {
+    throw new ValidationError(
+      `[redbrick/core] script "${definition.name}": keys must be an integer ≥ 0`,
+      {
+        field: 'keys',
+      },
+    );
   }
   const script: Script<R> = Object.freeze({
     name: definition.name,
@@ -79,7 +98,9 @@ export function defineScript<R = ScriptReply>(definition: ScriptDefinition<R>): 
   const existing = registry.get(script.name);
   // A second copy of the same package defines the same script again: fine when the body is identical.
   if (existing && existing.sha1 !== script.sha1) {
-    throw new ValidationError(`[redbrick/core] two different scripts are named "${script.name}"`, { field: 'name' });
+    throw new ValidationError(`[redbrick/core] two different scripts are named "${script.name}"`, {
+      field: 'name',
+    });
   }
   registry.set(script.name, script as Script<unknown>);
   return script;
@@ -100,15 +121,21 @@ export function checkScriptCall(script: Script<unknown>, keys: readonly string[]
   }
   for (const k of keys) {
     if (typeof k !== 'string' || k.length === 0) {
-      throw new ValidationError(`[redbrick/core] script "${script.name}": every key must be a non-empty string`, {
-        field: 'keys',
-      });
+      throw new ValidationError(
+        `[redbrick/core] script "${script.name}": every key must be a non-empty string`,
+        {
+          field: 'keys',
+        },
+      );
     }
   }
 }
 
 /** Converts script arguments to the strings a Lua body sees in ARGV. */
-export function scriptArgs(args: ReadonlyArray<string | number> | undefined, scriptName: string): string[] {
+export function scriptArgs(
+  args: ReadonlyArray<string | number> | undefined,
+  scriptName: string,
+): string[] {
   if (!args) return [];
   const out = new Array<string>(args.length);
   for (let i = 0; i < args.length; i++) {

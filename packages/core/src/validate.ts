@@ -13,9 +13,12 @@ export function assertKey(key: unknown, field = 'key', pkg = 'core'): asserts ke
 /** Throws unless `value` is a finite number. */
 export function assertFinite(value: unknown, field: string, pkg = 'core'): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ValidationError(`[redbrick/${pkg}] ${field} must be a finite number, got ${describe(value)}`, {
-      field,
-    });
+    throw new ValidationError(
+      `[redbrick/${pkg}] ${field} must be a finite number, got ${describe(value)}`,
+      {
+        field,
+      },
+    );
   }
 }
 
@@ -34,9 +37,12 @@ export function assertInteger(
         : max === Number.MAX_SAFE_INTEGER
           ? `an integer ≥ ${min}`
           : `an integer from ${min} to ${max}`;
-    throw new ValidationError(`[redbrick/${pkg}] ${field} must be ${range}, got ${describe(value)}`, {
-      field,
-    });
+    throw new ValidationError(
+      `[redbrick/${pkg}] ${field} must be ${range}, got ${describe(value)}`,
+      {
+        field,
+      },
+    );
   }
 }
 
@@ -53,14 +59,19 @@ export function assertTtl(ttlMs: unknown, field = 'ttlMs', pkg = 'core'): assert
 /** Throws unless `value` is a string. */
 export function assertString(value: unknown, field: string, pkg = 'core'): asserts value is string {
   if (typeof value !== 'string') {
-    throw new ValidationError(`[redbrick/${pkg}] ${field} must be a string, got ${describe(value)}`, { field });
+    throw new ValidationError(
+      `[redbrick/${pkg}] ${field} must be a string, got ${describe(value)}`,
+      { field },
+    );
   }
 }
 
 /** A short, safe description of a bad value for an error message. */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a string of length ${value.length}` : JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of length ${value.length}` : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return String(value);
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';

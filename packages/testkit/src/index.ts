@@ -1,4 +1,5 @@
 export * from './conformance/index.js';
+export * from './core-scripts.js';
 export * from './differential.js';
 export * from './servers/index.js';
 export * from './targets.js';

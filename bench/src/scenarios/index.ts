@@ -1,0 +1,5 @@
+import type { Scenario } from '../harness.js';
+import { memoryBackendScenarios } from './memory-backend.js';
+
+/** Every scenario, grouped by package. Package issues add theirs here. */
+export const scenarios: Scenario[] = [...memoryBackendScenarios];

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { type RedisServerHandle, startRedisServer } from '@redbrick/testkit/servers';
 import { type BenchContext, runScenario, type ScenarioResult } from './harness.js';
 import { scenarios } from './scenarios/index.js';
 
@@ -68,6 +69,13 @@ function table(results: ScenarioResult[]): string {
   return [head, sep, ...rows.map((r) => `| ${r} |`)].join('\n');
 }
 
+/** Sum of `calls=` over every command in `INFO commandstats`. */
+function totalCalls(info: string): number {
+  let total = 0;
+  for (const m of info.matchAll(/calls=(\d+)/g)) total += Number(m[1]);
+  return total;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const selected = scenarios.filter((s) => !args.only || s.package === args.only);
@@ -79,6 +87,18 @@ async function main() {
   );
 
   const ctx: BenchContext = { quick: args.quick };
+  let server: RedisServerHandle | undefined;
+  if (selected.some((s) => s.needsRedis)) {
+    server = await startRedisServer();
+    const redisPinned = server.pid !== undefined && pin(server.pid, 0);
+    log(
+      args,
+      `bench: redis-server on ${server.port}, ${redisPinned ? 'pinned to CPU 0 (same core as the bench)' : 'unpinned'}`,
+    );
+    const handle = server;
+    ctx.redisUrl = server.url;
+    ctx.countCalls = async () => totalCalls(String(await handle.command('INFO', 'commandstats')));
+  }
   const options = args.quick
     ? { rounds: 2, durationMs: 150, warmupMs: 50 }
     : { rounds: 5, durationMs: 1000, warmupMs: 300 };
@@ -92,6 +112,8 @@ async function main() {
       `  ${result.package} ${result.scenario} [${result.backend}]: ${result.ops.toLocaleString('en-US')} vs ${result.baselineOps.toLocaleString('en-US')} ops/s (${result.ratio}×)`,
     );
   }
+
+  await server?.stop();
 
   if (args.json) {
     const out = results.map((r) => ({

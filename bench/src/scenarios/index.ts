@@ -1,5 +1,6 @@
 import type { Scenario } from '../harness.js';
 import { memoryBackendScenarios } from './memory-backend.js';
+import { redisBackendScenarios } from './redis-backend.js';
 
 /** Every scenario, grouped by package. Package issues add theirs here. */
-export const scenarios: Scenario[] = [...memoryBackendScenarios];
+export const scenarios: Scenario[] = [...memoryBackendScenarios, ...redisBackendScenarios];

@@ -321,9 +321,12 @@ export const fields = {
   } satisfies FieldCodec<unknown>,
 } as const;
 
-type FieldSpec = Record<string, FieldCodec<never>>;
+type FieldSpec = Record<
+  string,
+  { kind: string; encode(value: never): string; decode(stored: string): unknown }
+>;
 type FieldValues<S extends FieldSpec> = {
-  [K in keyof S]?: S[K] extends FieldCodec<infer T> ? T : never;
+  [K in keyof S]?: ReturnType<S[K]['decode']>;
 };
 
 /**

@@ -75,7 +75,10 @@ export function createBackendFromEnv(
 
 function isNotFound(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code;
-  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return true;
+  // Vite/Vitest replace a missing optional peer with a module that throws this (no code).
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message.startsWith('Could not resolve "');
 }
 
 /**

@@ -141,6 +141,10 @@ class ScopedBackend {
     return this.#root.isConnected;
   }
 
+  get defaultTtlMs(): number | undefined {
+    return this.#root.defaultTtlMs;
+  }
+
   async *scan(options: ScanOptions = {}): AsyncIterable<string> {
     const match = escapeGlob(this.prefix) + (options.match ?? '*');
     const cut = this.prefix.length;

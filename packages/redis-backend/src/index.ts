@@ -1,1 +1,2 @@
-export {};
+export type { RedisBackendConfig } from './options.js';
+export { createRedisBackend, RedisBackend } from './redis-backend.js';

@@ -93,11 +93,16 @@ async function runCase<R>(
 ): Promise<{ outcomes: CallOutcome[]; state: unknown[] }> {
   const scope = backend.scoped(`diff-${randomBytes(6).toString('hex')}`);
   const touched = new Set<string>();
+  const outcomes: CallOutcome[] = [];
   for (const [command, ...args] of testCase.setup ?? []) {
     touched.add(String(args[0]));
-    await (scope[command] as (...a: unknown[]) => Promise<unknown>).apply(scope, args);
+    // A setup command may fail (e.g. WRONGTYPE); it must fail the same way on both sides.
+    try {
+      await (scope[command] as (...a: unknown[]) => Promise<unknown>).apply(scope, args);
+    } catch (error) {
+      outcomes.push({ ok: false, code: `setup ${command}: ${errorCode(error)}` });
+    }
   }
-  const outcomes: CallOutcome[] = [];
   for (const call of testCase.calls) {
     for (const k of call.keys) touched.add(k);
     try {

@@ -1,0 +1,239 @@
+import type { Backend, ConnectionState } from '@redbrick/core';
+import { freePort, type RedisServerHandle, startRedisServer } from '@redbrick/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisBackend } from '../src/index.js';
+import { fresh, rejection, sleep, waitUntil } from './helpers.js';
+
+/*
+ * Real faults on a real redis-server: SIGKILL, restart on the same port,
+ * CLIENT PAUSE past the command timeout. One server for the file; each test
+ * leaves it running.
+ */
+
+const COMMAND_TIMEOUT_MS = 1000;
+
+let server: RedisServerHandle;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+
+afterAll(async () => {
+  await server.stop();
+});
+
+async function connect(): Promise<{ backend: Backend; states: ConnectionState[] }> {
+  const backend = await createRedisBackend({
+    url: server.url,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+  });
+  const states: ConnectionState[] = [];
+  backend.onConnectionChange((s) => states.push(s));
+  return { backend, states };
+}
+
+async function ensureRunning(): Promise<void> {
+  if (!server.running) await server.restart();
+}
+
+describe('redis-server killed mid-test', () => {
+  it('fails fast with BACKEND_UNAVAILABLE, then recovers on the same backend after restart', async () => {
+    const { backend, states } = await connect();
+    const key = fresh('fault');
+    try {
+      expect(await backend.set(key, 'before')).toBe(true);
+      await server.kill();
+      await waitUntil('the backend to notice', () => !backend.isConnected);
+
+      const latencies: number[] = [];
+      for (const call of [
+        () => backend.get(key),
+        () => backend.set(key, 'x'),
+        () => backend.incrBy(`${key}:n`, 1),
+        () => backend.hgetall(key),
+        () => backend.publish('ch', 'm'),
+        () => backend.ping(),
+        () => backend.info(),
+      ]) {
+        const { ms, error } = await rejection(call(), 'BACKEND_UNAVAILABLE');
+        expect(error.message).toContain('[redbrick/redis-backend]');
+        latencies.push(ms);
+      }
+      // Well under 2× the command timeout — in fact immediate: there is no offline queue.
+      expect(Math.max(...latencies)).toBeLessThan(COMMAND_TIMEOUT_MS);
+      console.info(`fail-fast latency while down: max ${Math.max(...latencies).toFixed(1)} ms`);
+
+      const pipelineStarted = performance.now();
+      const results = await backend.pipeline().add('get', key).add('set', key, 'x').exec();
+      expect(performance.now() - pipelineStarted).toBeLessThan(COMMAND_TIMEOUT_MS);
+      expect(results.map((r) => !r.ok && (r.error as Error & { code?: string }).code)).toEqual([
+        'BACKEND_UNAVAILABLE',
+        'BACKEND_UNAVAILABLE',
+      ]);
+      await rejection(backend.scan()[Symbol.asyncIterator]().next(), 'BACKEND_UNAVAILABLE');
+      await rejection(
+        backend.subscribe('ch', () => undefined),
+        'BACKEND_UNAVAILABLE',
+      );
+
+      // Keeps failing fast while Redis stays down (reconnect attempts run in the background).
+      await sleep(300);
+      const again = await rejection(backend.get(key), 'BACKEND_UNAVAILABLE');
+      expect(again.ms).toBeLessThan(COMMAND_TIMEOUT_MS);
+      expect(states).toContain('down');
+      expect(states).toContain('reconnecting');
+
+      await server.restart();
+      const restartedAt = performance.now();
+      await waitUntil('the backend to reconnect', () => backend.isConnected, 10_000);
+      console.info(`reconnected ${(performance.now() - restartedAt).toFixed(0)} ms after restart`);
+      expect(states.at(-1)).toBe('ready');
+      // No persistence: the restarted server is empty, and the same backend object works.
+      expect(await backend.get(key)).toBeNull();
+      expect(await backend.set(key, 'after')).toBe(true);
+      expect(await backend.get(key)).toBe('after');
+    } finally {
+      await ensureRunning();
+      await backend.close();
+    }
+  });
+
+  it('fails a command that is in flight when the server dies, without waiting for the timeout', async () => {
+    const { backend } = await connect();
+    try {
+      await server.pause(5000);
+      const inFlight = rejection(backend.get(fresh('in-flight')), 'BACKEND_UNAVAILABLE');
+      await sleep(100);
+      const started = performance.now();
+      await server.kill();
+      const { ms } = await inFlight;
+      expect(performance.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS);
+      expect(ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
+    } finally {
+      await ensureRunning();
+      await backend.close();
+    }
+  });
+
+  it('resumes subscriptions, pattern subscriptions and expiry events after a restart', async () => {
+    const { backend } = await connect();
+    const publisher = await createRedisBackend({ url: server.url });
+    const channel = fresh('chan');
+    const messages: string[] = [];
+    const patterned: string[] = [];
+    const expired: string[] = [];
+    try {
+      await backend.subscribe(channel, (m) => messages.push(m));
+      await backend.psubscribe(`${channel}:*`, (m) => patterned.push(m));
+      await backend.onExpired((k) => expired.push(k));
+      expect(await publisher.publish(channel, 'one')).toBe(1);
+      await waitUntil('the first message', () => messages.includes('one'));
+
+      await server.kill();
+      await server.restart();
+      await waitUntil('both connections to come back', async () => {
+        if (!backend.isConnected || !publisher.isConnected) return false;
+        // the subscriber connection resubscribes on its own; wait until the server counts it
+        return (await publisher.publish(channel, 'probe')) === 1;
+      });
+      expect(await publisher.publish(channel, 'two')).toBe(1);
+      expect(await publisher.publish(`${channel}:x`, 'three')).toBe(1);
+      await waitUntil(
+        'messages after the restart',
+        () => messages.includes('two') && patterned.includes('three'),
+      );
+
+      // The restarted server forgot notify-keyspace-events; the backend turned it back on.
+      const key = fresh('exp');
+      await waitUntil('keyspace events to be re-enabled', async () => {
+        const info = await backend.info();
+        return info.keyspaceEvents.includes('E') && info.keyspaceEvents.includes('x');
+      });
+      await publisher.set(key, 'v', { ttlMs: 20 });
+      await waitUntil('the expiry event after the restart', () => expired.includes(key));
+    } finally {
+      await ensureRunning();
+      await publisher.close();
+      await backend.close();
+    }
+  });
+
+  it('fails blocking reads when the server dies and serves them again after restart', async () => {
+    const { backend } = await connect();
+    const stream = fresh('stream');
+    try {
+      await backend.xgroupCreate(stream, 'g', { mkStream: true });
+      const blocked = rejection(
+        backend.xreadgroup(stream, 'g', 'c', { blockMs: 5000 }),
+        'BACKEND_UNAVAILABLE',
+      );
+      await sleep(100);
+      await server.kill();
+      const { ms } = await blocked;
+      expect(ms).toBeLessThan(5000);
+      await server.restart();
+      await waitUntil('reconnect', () => backend.isConnected);
+      await backend.xgroupCreate(stream, 'g', { mkStream: true });
+      const reading = backend.xreadgroup(stream, 'g', 'c', { blockMs: 3000 });
+      await sleep(50);
+      const id = await backend.xadd(stream, { n: '1' });
+      expect(await reading).toEqual([{ id, fields: { n: '1' } }]);
+    } finally {
+      await ensureRunning();
+      await backend.close();
+    }
+  });
+});
+
+describe('CLIENT PAUSE past the command timeout', () => {
+  it('fails with BACKEND_UNAVAILABLE after about the timeout, then works again', async () => {
+    const { backend } = await connect();
+    const key = fresh('pause');
+    try {
+      await backend.set(key, 'v');
+      await server.pause(COMMAND_TIMEOUT_MS * 2);
+      const pausedAt = performance.now();
+      const { ms, error } = await rejection(backend.get(key), 'BACKEND_UNAVAILABLE');
+      expect(error.message).toMatch(/timed out/i);
+      expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS * 0.9);
+      expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 2);
+      console.info(
+        `paused server: failed after ${ms.toFixed(0)} ms (commandTimeoutMs ${COMMAND_TIMEOUT_MS})`,
+      );
+      await sleep(Math.max(0, COMMAND_TIMEOUT_MS * 2 - (performance.now() - pausedAt)) + 50);
+      await waitUntil('the pause to end', async () => (await backend.get(key)) === 'v');
+      expect(backend.isConnected).toBe(true);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('bounds blocking reads by BLOCK + command timeout', async () => {
+    const { backend } = await connect();
+    const stream = fresh('paused-stream');
+    try {
+      await backend.xgroupCreate(stream, 'g', { mkStream: true });
+      await server.pause(3000);
+      const { ms } = await rejection(
+        backend.xreadgroup(stream, 'g', 'c', { blockMs: 200 }),
+        'BACKEND_UNAVAILABLE',
+      );
+      expect(ms).toBeLessThan(200 + 2 * COMMAND_TIMEOUT_MS);
+      await waitUntil('the pause to end', async () => (await backend.xlen(stream)) === 0, 10_000);
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describe('no server at all', () => {
+  it('createRedisBackend rejects with BACKEND_UNAVAILABLE within connectTimeoutMs', async () => {
+    const port = await freePort();
+    const { ms, error } = await rejection(
+      createRedisBackend({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 500 }),
+      'BACKEND_UNAVAILABLE',
+    );
+    expect(ms).toBeLessThan(1500);
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+});

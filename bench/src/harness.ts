@@ -39,8 +39,11 @@ export interface Scenario {
 export interface BenchContext {
   /** URL of the run's throwaway redis-server (when a scenario needs one). */
   redisUrl?: string;
-  /** Counts commands the server processed between two calls (INFO commandstats). */
-  countCalls?: () => Promise<number>;
+  /**
+   * Runs `op` `n` times and returns the commands the server received from
+   * clients per op (MONITOR, not counting commands a script calls inside).
+   */
+  roundTripsPerOp?: (op: Op, n: number) => Promise<number>;
   quick: boolean;
 }
 
@@ -112,19 +115,6 @@ export async function measure(
   };
 }
 
-/** Counts round trips per op: server-side command count over a fixed number of sequential ops. */
-async function roundTripsPerOp(
-  op: Op,
-  countCalls: () => Promise<number>,
-  n = 200,
-): Promise<number> {
-  const before = await countCalls();
-  for (let i = 0; i < n; i++) await op();
-  const after = await countCalls();
-  // The two INFO calls themselves are counted once each by the server.
-  return Math.max(0, after - before - 1) / n;
-}
-
 export interface RunOptions {
   rounds: number;
   durationMs: number;
@@ -163,9 +153,9 @@ export async function runScenario(
     }
     let roundTrips: number | null = null;
     let baselineRoundTrips: number | null = null;
-    if (ctx.countCalls && scenario.needsRedis) {
-      roundTrips = await roundTripsPerOp(sides.redbrick, ctx.countCalls);
-      baselineRoundTrips = await roundTripsPerOp(sides.baseline, ctx.countCalls);
+    if (ctx.roundTripsPerOp && scenario.needsRedis) {
+      roundTrips = await ctx.roundTripsPerOp(sides.redbrick, 200);
+      baselineRoundTrips = await ctx.roundTripsPerOp(sides.baseline, 200);
     }
     await sides.check?.();
     const ratio = median(ours.map((m, i) => m.ops / (theirs[i] as Measurement).ops));

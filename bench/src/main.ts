@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type RedisServerHandle, startRedisServer } from '@redbrick/testkit/servers';
-import { type BenchContext, runScenario, type ScenarioResult } from './harness.js';
+import { Redis } from 'ioredis';
+import { type BenchContext, type Op, runScenario, type ScenarioResult } from './harness.js';
 import { scenarios } from './scenarios/index.js';
 
 interface Args {
@@ -69,12 +70,35 @@ function table(results: ScenarioResult[]): string {
   return [head, sep, ...rows.map((r) => `| ${r} |`)].join('\n');
 }
 
-/** Sum of `calls=` over every command in `INFO commandstats`. */
-function totalCalls(info: string): number {
-  let total = 0;
-  for (const m of info.matchAll(/calls=(\d+)/g)) total += Number(m[1]);
-  return total;
+/**
+ * Commands clients sent while `op` ran `n` times, per op, seen through
+ * MONITOR: commands a Lua script calls inside are reported with source
+ * "lua" and are not round trips, so they are not counted.
+ */
+async function roundTripsPerOp(url: string, op: Op, n: number): Promise<number> {
+  const admin = new Redis(url);
+  const monitor = await admin.monitor();
+  let count = 0;
+  let counting = false;
+  monitor.on('monitor', (_time: string, argv: string[], source: string) => {
+    if (!counting || source.includes('lua')) return;
+    if ((argv[0] ?? '').toLowerCase() === 'echo' && argv[1] === MARK) {
+      counting = false;
+      return;
+    }
+    count++;
+  });
+  counting = true;
+  for (let i = 0; i < n; i++) await op();
+  // A marker command ends the count once MONITOR has caught up.
+  await admin.echo(MARK);
+  while (counting) await new Promise((r) => setTimeout(r, 5));
+  monitor.disconnect();
+  admin.disconnect();
+  return count / n;
 }
+
+const MARK = 'redbrick-bench-end';
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
@@ -97,7 +121,7 @@ async function main() {
     );
     const handle = server;
     ctx.redisUrl = server.url;
-    ctx.countCalls = async () => totalCalls(String(await handle.command('INFO', 'commandstats')));
+    ctx.roundTripsPerOp = (op, n) => roundTripsPerOp(handle.url, op, n);
   }
   const options = args.quick
     ? { rounds: 2, durationMs: 150, warmupMs: 50 }

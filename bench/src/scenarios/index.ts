@@ -1,6 +1,11 @@
 import type { Scenario } from '../harness.js';
+import { lockScenarios } from './locks.js';
 import { memoryBackendScenarios } from './memory-backend.js';
 import { redisBackendScenarios } from './redis-backend.js';
 
 /** Every scenario, grouped by package. Package issues add theirs here. */
-export const scenarios: Scenario[] = [...memoryBackendScenarios, ...redisBackendScenarios];
+export const scenarios: Scenario[] = [
+  ...memoryBackendScenarios,
+  ...redisBackendScenarios,
+  ...lockScenarios,
+];

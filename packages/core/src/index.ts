@@ -73,6 +73,7 @@ export {
   MissingDependencyError,
   RedbrickError,
   type RedbrickErrorCode,
+  type RedbrickErrorOptions,
   ScriptError,
   ValidationError,
   WrongTypeError,

@@ -70,6 +70,8 @@ export interface ScenarioResult {
   baselineP50Us: number;
   baselineP99Us: number;
   inFlight: number;
+  /** The ratio with bench and redis-server free to run on any CPU (full mode, Redis scenarios). */
+  unpinnedRatio?: number;
 }
 
 const median = (xs: number[]): number => {

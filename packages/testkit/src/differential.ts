@@ -40,6 +40,11 @@ export interface ScriptDifferentialOptions<R> {
   normalize?: (result: R, call: ScriptCall) => unknown;
   /** Also compare every touched key's type, value and TTL presence after the calls. @default true */
   compareState?: boolean;
+  /**
+   * Maps a key's dumped state before comparison (e.g. zset scores taken from
+   * the server clock). Receives the key (relative to the case scope) and {@link dumpKey}'s result.
+   */
+  normalizeState?: (key: string, state: unknown) => unknown;
   /** Test name. @default `<script name> agrees on both backends` */
   name?: string;
   /** Per-test timeout in ms. @default 120000 */
@@ -90,6 +95,7 @@ async function runCase<R>(
   testCase: DifferentialCase,
   normalize: (result: R, call: ScriptCall) => unknown,
   compareState: boolean,
+  normalizeState: (key: string, state: unknown) => unknown,
 ): Promise<{ outcomes: CallOutcome[]; state: unknown[] }> {
   const scope = backend.scoped(`diff-${randomBytes(6).toString('hex')}`);
   const touched = new Set<string>();
@@ -140,6 +146,7 @@ export function scriptDifferential<R>(
 ): void {
   const normalize = options.normalize ?? ((result: R) => result);
   const compareState = options.compareState ?? true;
+  const normalizeState = options.normalizeState ?? ((_key: string, state: unknown) => state);
   let left: Backend | undefined;
   let right: Backend | undefined;
 
@@ -161,8 +168,8 @@ export function scriptDifferential<R>(
       await fc.assert(
         fc.asyncProperty(options.cases, async (testCase) => {
           const [a, b] = await Promise.all([
-            runCase(l, script, testCase, normalize, compareState),
-            runCase(r, script, testCase, normalize, compareState),
+            runCase(l, script, testCase, normalize, compareState, normalizeState),
+            runCase(r, script, testCase, normalize, compareState, normalizeState),
           ]);
           if (!isDeepStrictEqual(a, b)) {
             throw new Error(

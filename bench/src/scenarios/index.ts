@@ -1,6 +1,7 @@
 import type { Scenario } from '../harness.js';
 import { lockScenarios } from './locks.js';
 import { memoryBackendScenarios } from './memory-backend.js';
+import { ratelimitScenarios } from './ratelimit.js';
 import { redisBackendScenarios } from './redis-backend.js';
 
 /** Every scenario, grouped by package. Package issues add theirs here. */
@@ -8,4 +9,5 @@ export const scenarios: Scenario[] = [
   ...memoryBackendScenarios,
   ...redisBackendScenarios,
   ...lockScenarios,
+  ...ratelimitScenarios,
 ];

@@ -1,6 +1,7 @@
 import type { Scenario } from '../harness.js';
 import { lockScenarios } from './locks.js';
 import { memoryBackendScenarios } from './memory-backend.js';
+import { pubsubScenarios } from './pubsub.js';
 import { ratelimitScenarios } from './ratelimit.js';
 import { redisBackendScenarios } from './redis-backend.js';
 
@@ -10,4 +11,5 @@ export const scenarios: Scenario[] = [
   ...redisBackendScenarios,
   ...lockScenarios,
   ...ratelimitScenarios,
+  ...pubsubScenarios,
 ];

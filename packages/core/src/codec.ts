@@ -40,6 +40,20 @@ const TYPED_ARRAYS: Record<
   BigUint64Array,
 };
 
+/**
+ * Defines an own property. Plain assignment would turn a key named
+ * `__proto__` (which JSON.parse creates as an own property) into the
+ * object's prototype: data lost, and a prototype-pollution hole.
+ */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 function toTagged(value: unknown): unknown {
   switch (typeof value) {
     case 'string':
@@ -77,7 +91,7 @@ function toTagged(value: unknown): unknown {
   if (value instanceof RegExp) return { [TAG]: 'RegExp', v: [value.source, value.flags] };
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(value as object))
-    out[k] = toTagged((value as Record<string, unknown>)[k]);
+    setOwn(out, k, toTagged((value as Record<string, unknown>)[k]));
   // A user object that happens to carry our tag key is wrapped, so decoding stays unambiguous.
   if (Object.hasOwn(out, TAG)) return { [TAG]: 'object', v: out };
   return out;
@@ -112,7 +126,7 @@ function fromTagged(value: unknown): unknown {
       case 'object': {
         const out: Record<string, unknown> = {};
         for (const k of Object.keys(v as object))
-          out[k] = fromTagged((v as Record<string, unknown>)[k]);
+          setOwn(out, k, fromTagged((v as Record<string, unknown>)[k]));
         return out;
       }
       default: {
@@ -126,7 +140,7 @@ function fromTagged(value: unknown): unknown {
     }
   }
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) out[k] = fromTagged(obj[k]);
+  for (const k of Object.keys(obj)) setOwn(out, k, fromTagged(obj[k]));
   return out;
 }
 

@@ -70,6 +70,26 @@ describe('json codec', () => {
     );
   });
 
+  it('keeps an own "__proto__" key as data, never as the prototype', () => {
+    const value = JSON.parse(
+      '{"__proto__":{"admin":true},"b":2,"n":{"__proto__":{"x":1},"d":new Date(0)}}'.replace(
+        'new Date(0)',
+        '0',
+      ),
+    );
+    const back = json.decode(json.encode(value)) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect((back as { admin?: unknown }).admin).toBeUndefined();
+    expect(Object.hasOwn(back, '__proto__')).toBe(true);
+    expect(back).toEqual(value);
+    const tagged = json.decode(json.encode({ ...value, when: new Date(0) })) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.hasOwn(tagged, '__proto__')).toBe(true);
+    expect(({} as { admin?: unknown }).admin).toBeUndefined();
+  });
+
   it('refuses functions and symbols', () => {
     expect(() => json.encode({ f: () => 1 })).toThrow(/cannot encode a function/);
   });

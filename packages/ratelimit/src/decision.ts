@@ -56,7 +56,11 @@ export interface RateLimitDecision {
   limit: number;
   /** Units left in that rule, after this call. */
   remaining: number;
-  /** Unix ms (server clock) when that rule's full limit is available again. */
+  /**
+   * Unix ms (server clock) when that rule's full limit is available again.
+   * A one-rule fixed-window limiter reads no clock on the server: its
+   * `resetAt` is the window's remaining TTL added to this process' clock.
+   */
   resetAt: number;
   /** ms to wait before the same request can be allowed: 0 when allowed, `Infinity` when never. */
   retryAfterMs: number;
@@ -67,7 +71,11 @@ export interface RateLimitDecision {
   source: DecisionSource;
   /** The cost asked for, in units. */
   cost: number;
-  /** Unix ms the decision was made at: server clock for backend answers, this process' clock otherwise. */
+  /**
+   * Unix ms the decision was made at: server clock for backend answers
+   * (except a one-rule fixed-window limiter, whose script reads no clock),
+   * this process' clock otherwise.
+   */
   now: number;
   /** Every rule's outcome, in the limiter's rule order. */
   rules: RuleDecision[];
@@ -159,5 +167,63 @@ export function toDecision(
     cost,
     now: outcome.now,
     rules: perRule,
+  };
+}
+
+/**
+ * The decision of a limiter with one rate rule, built straight from the
+ * numbers of its script's reply (the same answer {@link toDecision} gives
+ * for a one-rule outcome, without the intermediate objects).
+ */
+export function singleRuleDecision(
+  rule: CompiledRule,
+  blockedMs: number,
+  status: number,
+  remaining: number,
+  resetAt: number,
+  retryAfterMs: number,
+  cost: number,
+  now: number,
+): RateLimitDecision {
+  const allowed = status === 0;
+  const retry = allowed ? 0 : retryAfterMs;
+  const perRule: RuleDecision = {
+    name: rule.name,
+    kind: rule.kind,
+    algorithm: rule.algorithm,
+    allowed,
+    limit: rule.limit,
+    remaining,
+    resetAt,
+    retryAfterMs: retry,
+    windowMs: rule.windowMs,
+  };
+  if (blockedMs > 0) {
+    return {
+      allowed: false,
+      limit: rule.limit,
+      remaining: 0,
+      resetAt: Math.max(now + blockedMs, resetAt),
+      retryAfterMs: Math.max(blockedMs, retry),
+      reason: 'blocked',
+      deniedBy: undefined,
+      source: 'backend',
+      cost,
+      now,
+      rules: [perRule],
+    };
+  }
+  return {
+    allowed,
+    limit: rule.limit,
+    remaining,
+    resetAt,
+    retryAfterMs: retry,
+    reason: allowed ? 'allowed' : status === 3 ? 'cost-exceeds-limit' : 'limited',
+    deniedBy: allowed ? undefined : rule.name,
+    source: 'backend',
+    cost,
+    now,
+    rules: [perRule],
   };
 }

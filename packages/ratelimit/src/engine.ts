@@ -7,10 +7,18 @@ import { defineScript, type Script, type ScriptReply, type SyncCommands } from '
  * three steps: `load` reads the state of its keys (and the server clock),
  * `eval` says whether `cost` units fit, `apply` consumes (or, with a negative
  * cost, refunds) and writes the new state with a TTL, deleting keys that hold
- * nothing worth keeping. The driver below runs those steps for one rule (the
- * per-algorithm scripts) or for several (the composite script): every rule is
+ * nothing worth keeping. The driver below runs those steps for several rules
+ * (the composite script) or for one (the sliding-log script): every rule is
  * loaded and evaluated before anything is written, so a composite decision
  * consumes from every rule or from none.
+ *
+ * The one-rule scripts of fixed window, sliding window, token bucket and GCRA
+ * do not use the driver: Redis runs a script's whole body on every call, and
+ * the driver's prelude (functions and tables built per call) cost more server
+ * time than the algorithm. They are the same steps written straight-line
+ * (fixed window on its own key layout, see fixed-window.ts), held to their
+ * TypeScript bodies by the script differential tests and to the composite
+ * fragments by the behaviour suite.
  *
  * All arithmetic is on integers below 2^53 (validated at the API edge), so
  * the Lua doubles and the JavaScript numbers agree exactly.

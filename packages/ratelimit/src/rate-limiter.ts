@@ -6,14 +6,14 @@ import {
   type Backend,
   isRedbrickError,
   key,
-  tag,
   ValidationError,
 } from '@redbrick/core';
 import { compositeScript } from './composite.js';
 import type { DecisionSource, RateLimitDecision, RuleDecision } from './decision.js';
-import { toDecision } from './decision.js';
+import { singleRuleDecision, toDecision } from './decision.js';
 import { DenyCache } from './deny-cache.js';
 import type { Op, ScriptOutcome } from './engine.js';
+import { type FixedWindowReply, fixedWindowReplyScript } from './fixed-window.js';
 import {
   type Algorithm,
   type CompiledRule,
@@ -94,6 +94,39 @@ export interface RuleInfo {
   windowMs: number | undefined;
 }
 
+/**
+ * `tag(id).hashTag` of core, without its arrays, regular expression and
+ * object: `{id}` with `%`, `:`, `{`, `}` percent-encoded (hot path: once per
+ * decision). `test/keys.hash-tag.test.ts` holds it to core's `tag()`.
+ */
+export function hashTagOf(id: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    // '%' 37, ':' 58, '{' 123, '}' 125
+    if (c === 37 || c === 58 || c === 123 || c === 125) {
+      out += id.slice(from, i) + (c === 37 ? '%25' : c === 58 ? '%3A' : c === 123 ? '%7B' : '%7D');
+      from = i + 1;
+    }
+  }
+  return from === 0 ? `{${id}}` : `{${out}${id.slice(from)}}`;
+}
+
+/** What a limiter with one fixed-window rule precomputes for its hot path. */
+interface FixedWindowPath {
+  rule: CompiledRule;
+  /** `:<rule>:fw`, appended to a key's base. */
+  suffix: string;
+  /** Script arguments for cost 1, per op. */
+  args: Record<Op, readonly string[]>;
+  /** Limiter key → [block key, window key], for the most recent keys. */
+  keys: Map<string, readonly string[]>;
+}
+
+/** Limiter keys whose Redis keys a fixed-window limiter remembers (≈ 150 bytes each). */
+const KEY_CACHE_SIZE = 4096;
+
 const RULE_OPTIONS = [
   'algorithm',
   'limit',
@@ -128,6 +161,8 @@ export class RateLimiter {
   readonly #clock: () => number;
   /** `rl:<name>`, built once. */
   readonly #prefix: string;
+  /** Set when the limiter has exactly one fixed-window rule. */
+  readonly #fixedWindow: FixedWindowPath | undefined;
 
   constructor(options: RateLimiterOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -168,6 +203,8 @@ export class RateLimiter {
       limit: r.limit,
       windowMs: r.windowMs,
     }));
+    const only = this.#compiled.length === 1 ? this.#compiled[0] : undefined;
+    this.#fixedWindow = only?.code === 'fw' ? fixedWindowPath(only) : undefined;
     this.#clock = options.clock ?? Date.now;
     if (typeof this.#clock !== 'function') {
       throw new ValidationError(`${P} clock must be a function returning Unix ms`, {
@@ -228,6 +265,16 @@ export class RateLimiter {
    * nothing otherwise. One round trip (none when the deny cache answers).
    */
   check(key: string, options?: CheckOptions): Promise<RateLimitDecision> {
+    const fw = this.#fixedWindow;
+    // the hot path: one fixed-window rule, cost 1, a valid key
+    if (fw !== undefined && options === undefined && typeof key === 'string' && key.length > 0) {
+      const cache = this.#cache;
+      if (cache !== undefined && cache.size > 0) {
+        const hit = cache.get(key, '', 1, this.#clock());
+        if (hit) return Promise.resolve(hit);
+      }
+      return this.#runFixedWindow('c', key, undefined, 1, fw.rule, '', fw.args.c);
+    }
     return this.#call('c', key, options);
   }
 
@@ -292,7 +339,7 @@ export class RateLimiter {
 
   /** `rl:<limiter>:{<key>}`: every key of one limiter key starts with it (one hash slot). */
   #base(id: string): string {
-    return `${this.#prefix}:${tag(id).hashTag}`;
+    return `${this.#prefix}:${hashTagOf(id)}`;
   }
 
   #blockKey(id: string): string {
@@ -353,6 +400,15 @@ export class RateLimiter {
       const hit = cache.get(id, variant, cost, this.#clock());
       if (hit) return hit;
     }
+    const only = rules.length === 1 ? rules[0] : undefined;
+    if (only?.code === 'fw') {
+      const fw = this.#fixedWindow;
+      const args =
+        cost === 1 && fw !== undefined && only === fw.rule
+          ? fw.args[op]
+          : fixedWindowArgs(op, cost, only);
+      return this.#runFixedWindow(op, id, options, cost, only, variant, args);
+    }
     let outcome: ScriptOutcome;
     try {
       outcome = await this.#run(op, id, cost, estimate, rules);
@@ -366,6 +422,72 @@ export class RateLimiter {
       else if (op === 'f') cache.delete(id);
     }
     return decision;
+  }
+
+  /** One fixed-window decision: the lean script, its reply read straight into the decision. */
+  #runFixedWindow(
+    op: Op,
+    id: string,
+    options: CheckOptions | undefined,
+    cost: number,
+    rule: CompiledRule,
+    variant: string,
+    args: readonly string[],
+  ): Promise<RateLimitDecision> {
+    const fw = this.#fixedWindow;
+    let keys: readonly string[];
+    if (fw !== undefined && rule === fw.rule) {
+      keys = fw.keys.get(id) ?? this.#fixedWindowKeys(fw, id);
+    } else {
+      const base = this.#base(id);
+      keys = [`${base}:b`, base + (rule.keys('', id, 0)[0] ?? '')];
+    }
+    let sent: Promise<FixedWindowReply>;
+    try {
+      sent = this.#backend.run(fixedWindowReplyScript, keys, args);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    return sent.then(
+      (reply) => {
+        const now = this.#clock();
+        if (reply.length === 2) {
+          // an allowed consume: [remaining, window left ms]
+          return singleRuleDecision(rule, 0, 0, reply[0] ?? 0, now + (reply[1] ?? 0), 0, cost, now);
+        }
+        const [blocked = 0, status = 1, remaining = 0, windowLeftMs = 0, retry = 0] = reply;
+        const decision = singleRuleDecision(
+          rule,
+          blocked < 0 ? Number.POSITIVE_INFINITY : blocked,
+          status,
+          remaining,
+          now + windowLeftMs,
+          retry < 0 ? Number.POSITIVE_INFINITY : retry,
+          cost,
+          now,
+        );
+        const cache = this.#cache;
+        if (cache !== undefined) {
+          if (op === 'c' && !decision.allowed) cache.set(id, variant, decision, now);
+          else if (op === 'f') cache.delete(id);
+        }
+        return decision;
+      },
+      (error: unknown) => {
+        if (!isRedbrickError(error, 'BACKEND_UNAVAILABLE')) throw error;
+        return this.#unavailable(op, id, options, cost, [rule], error);
+      },
+    );
+  }
+
+  /** Builds (and remembers, up to {@link KEY_CACHE_SIZE} keys) a key's block and window keys. */
+  #fixedWindowKeys(fw: FixedWindowPath, id: string): readonly string[] {
+    const base = this.#base(id);
+    const keys = [`${base}:b`, base + fw.suffix];
+    // flat, already-hashed strings make every lookup cheaper; the cache starts over when full
+    if (fw.keys.size >= KEY_CACHE_SIZE) fw.keys.clear();
+    fw.keys.set(id, keys);
+    return keys;
   }
 
   #run(
@@ -448,6 +570,25 @@ export class RateLimiter {
       error,
     };
   }
+}
+
+function fixedWindowArgs(op: Op, cost: number, rule: CompiledRule): string[] {
+  const [limit, windowMs] = rule.params(0);
+  return [op, String(cost), String(limit), String(windowMs)];
+}
+
+function fixedWindowPath(rule: CompiledRule): FixedWindowPath {
+  return {
+    rule,
+    suffix: rule.keys('', '', 0)[0] ?? '',
+    keys: new Map(),
+    args: {
+      c: fixedWindowArgs('c', 1, rule),
+      p: fixedWindowArgs('p', 1, rule),
+      r: fixedWindowArgs('r', 1, rule),
+      f: fixedWindowArgs('f', 1, rule),
+    },
+  };
 }
 
 function checkEstimate(estimate: UsageEstimate): void {

@@ -1,12 +1,14 @@
-import type { SyncCommands } from '@redbrick/core';
+import { defineScript, type LocalReply, type Script, type SyncCommands } from '@redbrick/core';
 import {
-  algorithmScript,
+  decodeOutcome,
   type Evaluation,
   fields3,
   int,
   type Loaded,
   type LocalAlgorithm,
   type LuaAlgorithm,
+  type ScriptOutcome,
+  serverNow,
 } from './engine.js';
 
 /*
@@ -141,10 +143,7 @@ export const slidingWindowLocal: LocalAlgorithm = {
   },
 };
 
-/** The sliding-window-counter decision script. */
-export const slidingWindowScript = algorithmScript(
-  'ratelimit.sliding-window',
-  `--[[ ratelimit.sliding-window
+const LUA = `--[[ ratelimit.sliding-window
   KEYS[1]  block marker (string with a TTL; present = blocked)
   KEYS[2]  counters (string '<current window start ms>:<units in it>:<units in the previous
            window>'; TTL = when both have slid out)
@@ -154,7 +153,157 @@ export const slidingWindowScript = algorithmScript(
   ARGV[4]  window in ms (windows are aligned to the epoch)
   ARGV[5]  unused
   returns  {now ms, blocked ms (0 no, -1 without expiry), status (0 allowed, 1 limited,
-           3 cost > limit), remaining, resetAt ms, retryAfter ms (-1 never)} ]]`,
-  slidingWindowLua,
-  slidingWindowLocal,
-);
+           3 cost > limit), remaining, resetAt ms, retryAfter ms (-1 never)} ]]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local bl = redis.call('PTTL', KEYS[1])
+local blocked = 0
+if bl > 0 then blocked = bl elseif bl == -1 then blocked = -1 end
+local op = ARGV[1]
+local x = tonumber(ARGV[2])
+local L = tonumber(ARGV[3])
+local W = tonumber(ARGV[4])
+local k = KEYS[2]
+local cur = now - now % W
+local e = now - cur
+local c = 0
+local p = 0
+local v = redis.call('GET', k)
+if v then
+  local a1, a2, a3 = string.match(v, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
+  if a1 then
+    local w = tonumber(a1)
+    if w == cur then
+      c = tonumber(a2)
+      p = tonumber(a3)
+    elseif w == cur - W then
+      p = tonumber(a2)
+    end
+  end
+end
+local used = c * W + p * (W - e)
+local s = 0
+local retry = 0
+if x > L then
+  s = 3
+  retry = -1
+elseif used + x * W > L * W then
+  s = 1
+  if c + x <= L then
+    retry = W - math.floor((L - c - x) * W / p) - e
+  else
+    retry = W - e + math.max(0, W - math.floor((L - x) * W / c))
+  end
+end
+if op == 'p' or (op == 'c' and (blocked ~= 0 or s ~= 0)) then
+  local reset = now
+  if c > 0 then reset = cur + 2 * W elseif p > 0 then reset = cur + W end
+  return {now, blocked, s, math.max(0, math.floor((L * W - used) / W)), reset, retry}
+end
+if op == 'f' then x = -x end
+c = c + x
+if c < 0 then
+  p = math.max(0, p + c)
+  c = 0
+end
+local reset = now
+if c == 0 and p == 0 then
+  redis.call('DEL', k)
+else
+  if c > 0 then reset = cur + 2 * W else reset = cur + W end
+  local cs = '0'
+  if c ~= 0 then cs = string.format('%.0f', c) end
+  local ps = '0'
+  if p ~= 0 then ps = string.format('%.0f', p) end
+  redis.call('SET', k, string.format('%.0f', cur) .. ':' .. cs .. ':' .. ps, 'PX', string.format('%.0f', reset - now))
+end
+used = c * W + p * (W - e)
+local rem = math.max(0, math.floor((L * W - used) / W))
+if op == 'c' then return {now, blocked, 0, rem, reset, 0} end
+local s1 = 0
+local r1 = 0
+if 1 > L then
+  s1 = 3
+  r1 = -1
+elseif used + W > L * W then
+  s1 = 1
+  if c + 1 <= L then
+    r1 = W - math.floor((L - c - 1) * W / p) - e
+  else
+    r1 = W - e + math.max(0, W - math.floor((L - 1) * W / c))
+  end
+end
+if op == 'r' then
+  if s == 0 then r1 = 0 end
+  return {now, blocked, s, rem, reset, r1}
+end
+return {now, blocked, s1, rem, reset, r1}`;
+
+/** The TypeScript body: the Lua body line by line. */
+function slidingWindowBody(r: SyncCommands, keys: string[], args: string[]): LocalReply {
+  const now = serverNow(r);
+  const bl = r.pttl(keys[0] ?? '');
+  const blocked = bl > 0 ? bl : bl === -1 ? -1 : 0;
+  const op = args[0];
+  let x = Number(args[1]);
+  const L = Number(args[2]);
+  const W = Number(args[3]);
+  const k = keys[1] ?? '';
+  const cur = now - (now % W);
+  const e = now - cur;
+  let c = 0;
+  let p = 0;
+  const stored = fields3(r.get(k));
+  if (stored !== undefined) {
+    if (stored[0] === cur) {
+      c = stored[1];
+      p = stored[2];
+    } else if (stored[0] === cur - W) {
+      p = stored[1];
+    }
+  }
+  /** [status, retryAfterMs] of a cost against the counters. */
+  const evaluate = (cost: number, used: number): [number, number] => {
+    if (cost > L) return [3, -1];
+    if (used + cost * W <= L * W) return [0, 0];
+    return [
+      1,
+      c + cost <= L
+        ? W - Math.floor(((L - c - cost) * W) / p) - e
+        : W - e + Math.max(0, W - Math.floor(((L - cost) * W) / c)),
+    ];
+  };
+  let used = c * W + p * (W - e);
+  const [s, retry] = evaluate(x, used);
+  if (op === 'p' || (op === 'c' && (blocked !== 0 || s !== 0))) {
+    const reset = c > 0 ? cur + 2 * W : p > 0 ? cur + W : now;
+    return [now, blocked, s, Math.max(0, Math.floor((L * W - used) / W)), reset, retry];
+  }
+  if (op === 'f') x = -x;
+  c += x;
+  if (c < 0) {
+    p = Math.max(0, p + c);
+    c = 0;
+  }
+  let reset = now;
+  if (c === 0 && p === 0) r.del(k);
+  else {
+    reset = c > 0 ? cur + 2 * W : cur + W;
+    r.set(k, `${int(cur)}:${int(c)}:${int(p)}`, { ttlMs: reset - now });
+  }
+  used = c * W + p * (W - e);
+  const rem = Math.max(0, Math.floor((L * W - used) / W));
+  if (op === 'c') return [now, blocked, 0, rem, reset, 0];
+  const [s1, r1] = evaluate(1, used);
+  if (op === 'r') return [now, blocked, s, rem, reset, s === 0 ? 0 : r1];
+  return [now, blocked, s1, rem, reset, r1];
+}
+
+/** The sliding-window-counter decision script: straight-line, one rule (the composite script runs the fragments above). */
+export const slidingWindowScript: Script<ScriptOutcome> = defineScript<ScriptOutcome>({
+  name: 'ratelimit.sliding-window',
+  keys: 2,
+  lua: LUA,
+  local: slidingWindowBody,
+  decode: decodeOutcome,
+});

@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FiredTrigger, Triggers } from '../src/index.js';
+import { repoTargets, sleep, type World } from './support/world.js';
+
+async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe.each(repoTargets())('Triggers on $name', (repo) => {
+  let world: World;
+  const opened: Triggers[] = [];
+  beforeEach(async () => {
+    world = await repo.open();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((t) => t.close()));
+    await world.close();
+  });
+  const make = (backend = world.backend) => {
+    const t = new Triggers({ backend, pollMs: 20 });
+    opened.push(t);
+    return t;
+  };
+
+  it('fires due triggers once, not the ones still ahead or cancelled', async () => {
+    const triggers = make();
+    const fired: FiredTrigger[] = [];
+    await triggers.schedule('remind', 'u:1', { inMs: 0 });
+    await triggers.schedule('remind', 'u:2', { inMs: 0 });
+    await triggers.schedule('expire', 'u:1', { inMs: 3_600_000 });
+    await triggers.schedule('cancelled', 'u:3', { inMs: 0 });
+    expect(await triggers.cancel('cancelled', 'u:3')).toBe(true);
+    expect(await triggers.cancel('cancelled', 'u:3')).toBe(false);
+    triggers.onFire((t) => {
+      fired.push(t);
+    });
+    await until('two triggers', () => fired.length >= 2);
+    await sleep(100);
+    expect(fired.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([
+      { action: 'remind', id: 'u:1' },
+      { action: 'remind', id: 'u:2' },
+    ]);
+    expect(await triggers.cancelAllFor('u:1')).toBe(1);
+  });
+
+  it('a trigger whose handler failed fires again after its lease', async () => {
+    const triggers = new Triggers({
+      backend: world.backend,
+      pollMs: 20,
+      leaseMs: 200,
+      onError: () => {},
+    });
+    opened.push(triggers);
+    let calls = 0;
+    triggers.onFire(() => {
+      calls++;
+      if (calls === 1) throw new Error('first attempt fails');
+    });
+    await triggers.schedule('a', 'x', { inMs: 0 });
+    await until('the retry', () => calls >= 2);
+    await sleep(300);
+    expect(calls).toBe(2);
+  });
+
+  it('two workers on separate connections fire each trigger exactly once', async () => {
+    const a = make();
+    const b = make(await world.client());
+    const seen: string[] = [];
+    a.onFire((t) => {
+      seen.push(t.id);
+    });
+    b.onFire((t) => {
+      seen.push(t.id);
+    });
+    for (let i = 0; i < 100; i++) await a.schedule('go', `id-${i}`, { inMs: i % 3 === 0 ? 0 : 50 });
+    await until('100 triggers', () => seen.length >= 100);
+    await sleep(150);
+    expect(seen.length).toBe(100);
+    expect(new Set(seen).size).toBe(100);
+  });
+});

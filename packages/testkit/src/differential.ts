@@ -122,7 +122,7 @@ async function runCase<R>(
   }
   const keys = [...touched].sort();
   const state = compareState
-    ? await Promise.all(keys.map(async (k) => [k, await dumpKey(scope, k)]))
+    ? await Promise.all(keys.map(async (k) => [k, normalizeState(k, await dumpKey(scope, k))]))
     : [];
   if (keys.length > 0) await scope.del(...keys).catch(() => undefined);
   return { outcomes, state };

@@ -58,7 +58,10 @@ describe('scriptDifferential', () => {
       name: 'testkit.stamp',
       keys: 1,
       lua: "local t = redis.call('TIME') redis.call('set', KEYS[1], t[1] .. t[2]) return 1",
-      local: (r, [k]) => (r.set(k as string, String(r.time() * 1000 + Math.random())), 1),
+      local: (r, [k]) => {
+        r.set(k as string, String(r.time() * 1000 + Math.random()));
+        return 1;
+      },
     }),
     {
       name: 'normalizeState maps clock-dependent stored values',

@@ -5,3 +5,4 @@ export * from './processes.js';
 export * from './readme.js';
 export * from './servers/index.js';
 export * from './targets.js';
+export * from './world.js';

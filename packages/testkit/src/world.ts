@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import type { Backend } from '@redbrick/core';
+import { type TargetBackendOptions, type TestTarget, testTargets } from './targets.js';
+
+/**
+ * One test's view of a target: clients that share the same data under a
+ * fresh random prefix, and control over the server's clock where the
+ * target allows it.
+ */
+export interface World {
+  readonly name: TestTarget['name'];
+  readonly target: TestTarget;
+  /** The random key prefix of this world (every client is scoped to it). */
+  readonly prefix: string;
+  /** The first client. */
+  readonly backend: Backend;
+  /** Another client (its own connection on Redis) on the same data and prefix. */
+  client(options?: TargetBackendOptions): Promise<Backend>;
+  /**
+   * Lets `ms` of server time pass: on memory the backend clock jumps ahead
+   * at once (controlled time), on Redis the test really waits.
+   */
+  elapse(ms: number): Promise<void>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A target of the matrix, able to open fresh worlds. */
+export interface WorldTarget {
+  readonly name: TestTarget['name'];
+  readonly target: TestTarget;
+  open(): Promise<World>;
+}
+
+/** Options of {@link openWorld}. */
+export interface OpenWorldOptions {
+  /** Start of the random prefix (default `w`), e.g. the package's short name. */
+  prefix?: string;
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type MemoryFactory = (options: { clock: () => number }) => Backend & { purgeExpired(): unknown };
+
+async function memoryFactory(): Promise<MemoryFactory> {
+  // A variable specifier: testkit does not depend on the memory backend (it tests it).
+  const specifier: string = '@redbrick/memory-backend';
+  const mod = (await import(specifier)) as { createMemoryBackend: MemoryFactory };
+  return mod.createMemoryBackend;
+}
+
+/**
+ * Opens a world on `target`. On memory every client is a scoped view of one
+ * backend whose clock {@link World.elapse} moves; on Redis each client is a
+ * new connection and time really passes.
+ */
+export async function openWorld(
+  target: TestTarget,
+  options: OpenWorldOptions = {},
+): Promise<World> {
+  const prefix = `${options.prefix ?? 'w'}-${randomBytes(5).toString('hex')}`;
+  const finish = (world: Omit<World, typeof Symbol.asyncDispose>): World => ({
+    ...world,
+    [Symbol.asyncDispose]: () => world.close(),
+  });
+  if (target.name === 'memory') {
+    let offset = 0;
+    const create = await memoryFactory();
+    const root = create({ clock: () => Date.now() + offset });
+    return finish({
+      name: target.name,
+      target,
+      prefix,
+      backend: root.scoped(prefix),
+      client: async () => root.scoped(prefix),
+      elapse: async (ms) => {
+        offset += ms;
+        root.purgeExpired();
+        await sleep(1);
+      },
+      close: () => root.close(),
+    });
+  }
+  const opened: Backend[] = [];
+  const client = async (clientOptions?: TargetBackendOptions) => {
+    const b = await target.make(clientOptions);
+    opened.push(b);
+    return b.scoped(prefix);
+  };
+  const backend = await client();
+  return finish({
+    name: target.name,
+    target,
+    prefix,
+    backend,
+    client,
+    elapse: (ms) => sleep(ms),
+    close: async () => {
+      await Promise.all(opened.map((b) => b.close()));
+    },
+  });
+}
+
+/**
+ * The target matrix (memory, redis, cluster; `REDBRICK_TARGETS` narrows it),
+ * each able to open fresh worlds.
+ *
+ * @example
+ * describe.each(worldTargets({ prefix: 'cache' }))('$name', (t) => {
+ *   it('sees the other client', async () => {
+ *     await using world = await t.open();
+ *     const other = await world.client();
+ *     await world.backend.set('k', 'v');
+ *     expect(await other.get('k')).toBe('v');
+ *   });
+ * });
+ */
+export function worldTargets(options: OpenWorldOptions = {}): WorldTarget[] {
+  return testTargets().map((target) => ({
+    name: target.name,
+    target,
+    open: () => openWorld(target, options),
+  }));
+}
+
+/**
+ * Polls `probe` until it is true; fails after `timeoutMs` (generous: these
+ * are not timing tests). A probe that throws counts as not yet true.
+ */
+export async function until(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch (error) {
+      last = error;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`, { cause: last });
+    }
+    await sleep(5);
+  }
+}
+
+/**
+ * Counts the calls a service makes on a real backend (instrumentation, not a
+ * mock: every call goes through). Scoped views of it are counted too; script
+ * runs are recorded as `run <name>`.
+ */
+export function counted(
+  backend: Backend,
+  calls: string[] = [],
+): { backend: Backend; calls: string[] } {
+  const proxy = new Proxy(backend, {
+    get(target, property) {
+      const value = Reflect.get(target, property) as unknown;
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return (...args: unknown[]) => {
+        if (property === 'run') calls.push(`run ${(args[0] as { name: string }).name}`);
+        else if (property !== 'scoped' && property !== 'onConnectionChange') calls.push(property);
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (property === 'scoped') return counted(result as Backend, calls).backend;
+        return result;
+      };
+    },
+  });
+  return { backend: proxy, calls };
+}

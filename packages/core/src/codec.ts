@@ -184,9 +184,15 @@ export const json: Codec<unknown> = {
   },
   decode(stored) {
     const parsed: unknown = JSON.parse(stored);
-    return parsed !== null && typeof parsed === 'object' ? fromTagged(parsed) : parsed;
+    // Without a tag anywhere in the text (encode writes it as a literal `"$rb"`), JSON.parse's
+    // result is already the value: plain objects whose keys, `__proto__` included, are own data
+    // properties. Only tagged text needs the rebuilding walk.
+    if (parsed === null || typeof parsed !== 'object' || !stored.includes(TAG_TEXT)) return parsed;
+    return fromTagged(parsed);
   },
 };
+
+const TAG_TEXT = `"${TAG}"`;
 
 /** Stores strings as they are. */
 export const text: Codec<string> = {

@@ -90,6 +90,26 @@ describe('json codec', () => {
     expect(({} as { admin?: unknown }).admin).toBeUndefined();
   });
 
+  it('decodes untagged JSON exactly as JSON.parse does (the fast path)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = JSON.stringify(v);
+        fc.pre(!text.includes('"$rb"'));
+        const back = json.decode(text);
+        expect(back).toStrictEqual(JSON.parse(text));
+        if (back !== null && typeof back === 'object') {
+          expect(Object.getPrototypeOf(back)).toBe(
+            Array.isArray(back) ? Array.prototype : Object.prototype,
+          );
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    const proto = json.decode('{"__proto__":{"admin":true}}') as Record<string, unknown>;
+    expect(Object.hasOwn(proto, '__proto__')).toBe(true);
+    expect((proto as { admin?: unknown }).admin).toBeUndefined();
+  });
+
   it('refuses functions and symbols', () => {
     expect(() => json.encode({ f: () => 1 })).toThrow(/cannot encode a function/);
   });

@@ -131,6 +131,11 @@ export class ClusterPubSub implements PubSubTransport {
     client.on('error', () => {
       // surfaced as failed calls
     });
+    // A subscriber connection lost its node (dead, or demoted): re-read the slot table now, so
+    // its subscriptions move to the new owner as soon as the cluster has one.
+    client.on('close', () => {
+      if (!this.#closed) this.#cluster.refreshSlotsCache();
+    });
     client.on('smessage', (channel: string, message: string) =>
       this.#sink.message(channel, message),
     );

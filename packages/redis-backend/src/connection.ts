@@ -45,6 +45,9 @@ function nodeOptions(settings: Settings, role: Role): RedisOptions {
   return options;
 }
 
+/** How often the main cluster client re-reads the slot table when nothing else made it. */
+const SLOTS_REFRESH_INTERVAL_MS = 2000;
+
 /** Opens (lazily) a connection with the backend's timeout, offline and reconnect policies. */
 export function createClient(settings: Settings, role: Role): Client {
   const options = nodeOptions(settings, role);
@@ -58,6 +61,9 @@ export function createClient(settings: Settings, role: Role): Client {
       enableAutoPipelining: role === 'main' && settings.autoPipelining,
       clusterRetryStrategy: reconnectDelay,
       slotsRefreshTimeout: settings.connectTimeoutMs,
+      // The main client also carries the sharded subscriptions' view of the slot table: poll it,
+      // so a failover or a slot move is noticed even by a backend that only subscribes.
+      ...(role === 'main' ? { slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS } : {}),
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,

@@ -1,9 +1,9 @@
 import { isRedbrickError } from '@redbrick/core';
+import { sleep, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CountDownLatch } from '../src/index.js';
-import { lockTargets, sleep, type World } from './support/world.js';
 
-describe.each(lockTargets())('CountDownLatch on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('CountDownLatch on $name', (t) => {
   let world: World;
   beforeEach(async () => {
     world = await t.open();

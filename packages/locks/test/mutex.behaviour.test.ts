@@ -1,7 +1,7 @@
 import { isRedbrickError } from '@redbrick/core';
+import { counted, sleep, until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fencedRead, fencedWrite, type LockLostError, Mutex, mutexKeys } from '../src/index.js';
-import { counted, lockTargets, sleep, until, type World } from './support/world.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -12,7 +12,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-describe.each(lockTargets())('Mutex on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('Mutex on $name', (t) => {
   let world: World;
   beforeEach(async () => {
     world = await t.open();

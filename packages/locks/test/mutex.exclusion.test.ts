@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Mutex } from '../src/index.js';
 import { startWorker } from './support/processes.js';
-import { lockTargets, sleep, type World } from './support/world.js';
 
 /*
  * Mutual exclusion under real contention: workers increment a plain file
@@ -45,7 +45,7 @@ function overlaps(log: string): { entries: number; problems: string[] } {
   return { entries, problems };
 }
 
-describe.each(lockTargets())('mutual exclusion on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('mutual exclusion on $name', (t) => {
   let world: World;
   let dir: string;
   beforeEach(async () => {

@@ -1,7 +1,7 @@
 import type { Backend } from '@redbrick/core';
+import { counted, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Mutex, type MutexOptions } from '../src/index.js';
-import { counted, lockTargets, type World } from './support/world.js';
 
 /*
  * 100 waiters on one mutex, spread over 4 clients, each holding it for
@@ -110,7 +110,7 @@ async function handOver(world: World, key: string, options: Partial<MutexOptions
   };
 }
 
-describe.each(lockTargets())('hand-over to 100 waiters on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('hand-over to 100 waiters on $name', (t) => {
   let world: World;
   beforeEach(async () => {
     world = await t.open();

@@ -1,9 +1,9 @@
 import { isRedbrickError } from '@redbrick/core';
+import { sleep, until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ReadWriteLock, readWriteLockKeys } from '../src/index.js';
-import { lockTargets, sleep, until, type World } from './support/world.js';
 
-describe.each(lockTargets())('ReadWriteLock on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('ReadWriteLock on $name', (t) => {
   let world: World;
   beforeEach(async () => {
     world = await t.open();

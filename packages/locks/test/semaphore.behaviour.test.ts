@@ -1,9 +1,9 @@
 import { isRedbrickError } from '@redbrick/core';
+import { counted, sleep, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Semaphore, semaphoreKeys } from '../src/index.js';
-import { counted, lockTargets, sleep, type World } from './support/world.js';
 
-describe.each(lockTargets())('Semaphore on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('Semaphore on $name', (t) => {
   let world: World;
   beforeEach(async () => {
     world = await t.open();

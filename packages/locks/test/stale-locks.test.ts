@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
+import { type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   isLocalOwnerGone,
@@ -9,9 +10,8 @@ import {
   removeStaleLocks,
   Semaphore,
 } from '../src/index.js';
-import { lockTargets, type World } from './support/world.js';
 
-describe.each(lockTargets())('stale-lock cleanup on $name', (t) => {
+describe.each(worldTargets({ prefix: 'locks' }))('stale-lock cleanup on $name', (t) => {
   let world: World;
   beforeEach(async () => {
     world = await t.open();

@@ -1,5 +1,6 @@
 import type { Backend } from '@redbrick/core';
 import { createMemoryBackend } from '@redbrick/memory-backend';
+import { counted } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CountDownLatch,
@@ -9,7 +10,6 @@ import {
   ReadWriteLock,
   Semaphore,
 } from '../src/index.js';
-import { counted } from './support/world.js';
 
 /** Runs `fn` and returns what it threw or rejected with. */
 async function failure(

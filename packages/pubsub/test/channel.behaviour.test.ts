@@ -1,3 +1,4 @@
+import { until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -8,11 +9,10 @@ import {
   type InvalidMessage,
   type MessageMeta,
 } from '../src/index.js';
-import { pubsubTargets, until, type World } from './support/world.js';
 
 const Order = z.object({ id: z.number().int(), total: z.number() });
 
-describe.each(pubsubTargets())('channels on $name', (target) => {
+describe.each(worldTargets({ prefix: 'ps' }))('channels on $name', (target) => {
   let world: World;
   beforeEach(async () => {
     world = await target.open();

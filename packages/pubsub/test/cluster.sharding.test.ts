@@ -1,10 +1,9 @@
 import { hashSlot } from '@redbrick/core';
-import { testTargets } from '@redbrick/testkit';
+import { testTargets, until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createChannel, createStream } from '../src/index.js';
-import { pubsubTargets, until, type World } from './support/world.js';
 
-const cluster = pubsubTargets().find((t) => t.name === 'cluster');
+const cluster = worldTargets({ prefix: 'ps' }).find((t) => t.name === 'cluster');
 const clusterTarget = testTargets().find((t) => t.name === 'cluster');
 
 function pairs(reply: unknown): Map<string, number> {

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until, worldTargets } from '@redbrick/testkit';
 import { describe, expect, it } from 'vitest';
 import { createStream } from '../src/index.js';
 import { startWorker } from './support/processes.js';
-import { pubsubTargets, until } from './support/world.js';
 
 const MESSAGES = 2_000;
 
@@ -17,7 +17,7 @@ function logLines(file: string): string[] {
   }
 }
 
-describe.each(pubsubTargets().filter((t) => t.name !== 'memory'))(
+describe.each(worldTargets({ prefix: 'ps' }).filter((t) => t.name !== 'memory'))(
   'durability on $name',
   (target) => {
     it('a consumer process killed with SIGKILL mid-stream: its pending entries go to another consumer, none lost', async () => {

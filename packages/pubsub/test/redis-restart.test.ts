@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createRedisBackend } from '@redbrick/redis-backend';
-import { type RedisServerHandle, startRedisServer, testTargets } from '@redbrick/testkit';
+import { type RedisServerHandle, startRedisServer, testTargets, until } from '@redbrick/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createChannel, createStream, type Gap, type Reconnect } from '../src/index.js';
-import { until } from './support/world.js';
 
 const redis = testTargets().find((t) => t.name === 'redis');
 

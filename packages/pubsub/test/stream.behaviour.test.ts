@@ -1,3 +1,4 @@
+import { sleep, until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -6,12 +7,11 @@ import {
   type InvalidMessage,
   type StreamConsumer,
 } from '../src/index.js';
-import { pubsubTargets, sleep, until, type World } from './support/world.js';
 
 const Job = z.object({ n: z.number().int() });
 const FAST = { blockMs: 50, claimIntervalMs: 50, retryDelayMs: 10 } as const;
 
-describe.each(pubsubTargets())('streams on $name', (target) => {
+describe.each(worldTargets({ prefix: 'ps' }))('streams on $name', (target) => {
   let world: World;
   const consumers: StreamConsumer[] = [];
   beforeEach(async () => {

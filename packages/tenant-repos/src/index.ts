@@ -1,4 +1,14 @@
-export { Batches, type BatchesOptions, batchDrainScript, batchKeys } from './batches.js';
+export {
+  Batches,
+  type BatchesOptions,
+  batchDrainScript,
+  batchEnqueueScript,
+  batchKeys,
+  batchMarkScript,
+  batchRegistryKeys,
+  batchTrimScript,
+  batchUnmarkScript,
+} from './batches.js';
 export { Generic, type GenericOptions, genericKeys } from './generic.js';
 export {
   HandlerState,
@@ -7,11 +17,22 @@ export {
   hashWriteScript,
 } from './handler-state.js';
 export {
+  type ExpressSessionClasses,
+  SessionStore,
+  type SessionStoreOptions,
+  type StoreCallback,
+  type StoredCookie,
+  type StoredSession,
+  sessionStoreKeys,
+} from './session-store.js';
+export {
   type Session,
   Sessions,
   type SessionsOptions,
+  sessionCreateScript,
   sessionGetScript,
   sessionKeys,
+  sessionUpdateScript,
 } from './sessions.js';
 export {
   SharedState,

@@ -19,6 +19,12 @@ export type AnyFieldCodec = {
   readonly kind: string;
   encode(value: never): string;
   decode(stored: string): unknown;
+  /**
+   * Optional zod schema of this one field, checked on every write of the field and on every
+   * read of it: `{ ...fields.string, schema: z.email() }`. Works alongside the repository's
+   * `schema`.
+   */
+  readonly schema?: z.ZodType;
 };
 
 /** Declared fields of a user: name → codec. */
@@ -404,8 +410,9 @@ export class Users<S extends FieldSpec> {
 
   #encodeField(field: string, value: unknown): string {
     const codec = this.#codec(field);
-    const shape = this.#schema?.shape[field];
-    if (shape) {
+    const fieldSchema = (this.#spec[field] as AnyFieldCodec).schema;
+    for (const shape of [this.#schema?.shape[field], fieldSchema]) {
+      if (!shape) continue;
       const result = z.safeParse(shape, value);
       if (!result.success) {
         throw new ValidationError(
@@ -460,6 +467,15 @@ export class Users<S extends FieldSpec> {
           `[redbrick/${PKG}] user "${userId}" field "${name}": stored ${JSON.stringify(s.slice(0, 40))} is not a valid ${codec.kind}`,
           { field: name, cause },
         );
+      }
+      if (codec.schema) {
+        const result = codec.schema.safeParse(out[name]);
+        if (!result.success) {
+          throw new ValidationError(
+            `[redbrick/${PKG}] stored user "${userId}" field "${name}" does not match its schema: ${formatIssues(result.error)}`,
+            { field: name, cause: result.error },
+          );
+        }
       }
     }
     if (this.#readSchema) {

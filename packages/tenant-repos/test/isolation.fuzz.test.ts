@@ -1,7 +1,7 @@
+import { type World, worldTargets } from '@redbrick/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batches, fields, Generic, SharedState, Users } from '../src/index.js';
-import { repoTargets, type World } from './support/world.js';
 
 const spec = { name: fields.string, plan: fields.string };
 
@@ -33,7 +33,7 @@ const id = fc
   .map((parts) => parts.join(''))
   .filter((s) => s.length > 0 && s.length <= 512);
 
-describe.each(repoTargets())('tenant isolation on $name', (repo) => {
+describe.each(worldTargets({ prefix: 'tr' }))('tenant isolation on $name', (repo) => {
   let world: World;
   beforeAll(async () => {
     world = await repo.open();

@@ -1,8 +1,8 @@
+import { type World, worldTargets } from '@redbrick/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fields, Users } from '../src/index.js';
-import { repoTargets, type World } from './support/world.js';
 
 const spec = {
   i: fields.number,
@@ -36,7 +36,7 @@ const record = fc.record(
   { requiredKeys: [] },
 );
 
-describe.each(repoTargets())('round-trip fidelity on $name', (repo) => {
+describe.each(worldTargets({ prefix: 'tr' }))('round-trip fidelity on $name', (repo) => {
   let world: World;
   beforeAll(async () => {
     world = await repo.open();

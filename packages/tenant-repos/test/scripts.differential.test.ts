@@ -10,10 +10,16 @@ import fc from 'fast-check';
 import { describe } from 'vitest';
 import {
   batchDrainScript,
+  batchEnqueueScript,
+  batchMarkScript,
+  batchTrimScript,
+  batchUnmarkScript,
   hashWriteScript,
   registryDeleteScript,
   registryGetOrCreateScript,
+  sessionCreateScript,
   sessionGetScript,
+  sessionUpdateScript,
   sharedStateDeleteScript,
   sharedStateWriteScript,
   threadAppendScript,
@@ -148,19 +154,58 @@ function differentials(right: (() => Promise<Backend>) | undefined): void {
 
   scriptDifferential(usersWriteScript, { ...common, cases: cases(usersSetup, usersCall) });
 
+  const sessionSetup = fc.oneof(
+    fc.constantFrom('s:{a}', 's:{b}').map((k): SetupCommand => ['set', k, '{"id":1}']),
+    fc
+      .tuple(fc.constantFrom('s:{a}', 's:{b}'), fc.constantFrom('0', '1', '99999999999999'))
+      .map(([k, d]): SetupCommand => ['hset', k, { s: '{"id":1}', d }]),
+    fc
+      .constantFrom('s:{a}', 's:{b}')
+      .map((k): SetupCommand => ['hset', k, { s: '{"id":2}', d: '99999999999999' }]),
+    fc.constantFrom('s:{a}', 's:{b}').map((k): SetupCommand => ['pexpire', k, 60_000]),
+    fc.constant<SetupCommand>(['hset', 's:{a}', { f: 'v' }]),
+  );
+  const sessionKeysPool = fc.constantFrom<string[]>(['s:{a}'], ['s:{b}']);
+  // The deadline written by create is server time + cap: compare whether it is set, not its value.
+  const sessionState = (_key: string, state: unknown): unknown => {
+    const s = state as { type?: string; value?: Record<string, string> };
+    if (s.type !== 'hash' || s.value?.d === undefined || s.value.d === '0') return state;
+    return { ...s, value: { ...s.value, d: Number(s.value.d) > 0 ? 'deadline' : s.value.d } };
+  };
+
+  scriptDifferential(sessionCreateScript, {
+    ...common,
+    normalizeState: sessionState,
+    cases: cases(
+      sessionSetup,
+      fc.record({
+        keys: sessionKeysPool,
+        args: fc.tuple(
+          fc.constantFrom('{"id":3}', 'x'),
+          fc.constantFrom(1000, 60_000),
+          fc.constantFrom(0, 30_000),
+        ),
+      }),
+    ),
+  });
+
   scriptDifferential(sessionGetScript, {
     ...common,
+    normalizeState: sessionState,
     cases: cases(
-      fc.oneof(
-        fc.constantFrom('s:{a}', 's:{b}').map((k): SetupCommand => ['set', k, '{"id":1}']),
-        fc
-          .constantFrom('s:{a}', 's:{b}')
-          .map((k): SetupCommand => ['set', k, 'v', { ttlMs: 60_000 }]),
-        fc.constant<SetupCommand>(['hset', 's:{a}', { f: 'v' }]),
-      ),
+      sessionSetup,
+      fc.record({ keys: sessionKeysPool, args: fc.tuple(fc.constantFrom(0, 60_000)) }),
+    ),
+  });
+
+  scriptDifferential(sessionUpdateScript, {
+    ...common,
+    normalizeState: sessionState,
+    cases: cases(
+      sessionSetup,
       fc.record({
-        keys: fc.constantFrom(['s:{a}'], ['s:{b}']),
-        args: fc.tuple(fc.constantFrom(0, 60_000)),
+        keys: sessionKeysPool,
+        args: fc.tuple(fc.constantFrom('{"id":1}', '{"id":2}'), fc.constantFrom('{"id":9}')),
       }),
     ),
   });
@@ -313,14 +358,70 @@ function differentials(right: (() => Promise<Backend>) | undefined): void {
     ),
   });
 
+  const batchSetup = fc.oneof(
+    fc.constantFrom('1', '2', '3').map((v): SetupCommand => ['rpush', 'b:{t}:q', v]),
+    fc.constant<SetupCommand>(['set', 'b:{t}:q', 'a string']),
+    fc.constantFrom('e:a', 'other').map((m): SetupCommand => ['sadd', 'b:{t}:lists', m]),
+  );
+  const batchKeys = fc.constant<string[]>(['b:{t}:q', 'b:{t}:lists']);
+
+  scriptDifferential(batchEnqueueScript, {
+    ...common,
+    cases: cases(
+      batchSetup,
+      fc.record({ keys: batchKeys, args: fc.tuple(fc.constantFrom('x', '7'), fc.constant('e:a')) }),
+    ),
+  });
+
   scriptDifferential(batchDrainScript, {
     ...common,
     cases: cases(
-      fc.oneof(
-        fc.constantFrom('1', '2', '3').map((v): SetupCommand => ['rpush', 'b:{t}:q', v]),
-        fc.constant<SetupCommand>(['set', 'b:{t}:q', 'a string']),
-      ),
-      fc.record({ keys: fc.constant(['b:{t}:q']), args: fc.tuple(fc.integer({ min: 1, max: 4 })) }),
+      batchSetup,
+      fc.record({
+        keys: batchKeys,
+        args: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.constant('e:a')),
+      }),
+    ),
+  });
+
+  scriptDifferential(batchTrimScript, {
+    ...common,
+    cases: cases(
+      batchSetup,
+      fc.record({
+        keys: batchKeys,
+        args: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.constant('e:a')),
+      }),
+    ),
+  });
+
+  const pendingSetup = fc.oneof(
+    fc
+      .tuple(fc.constantFrom('acme', 'beta'), fc.integer({ min: 1, max: 3 }))
+      .map(([t, g]): SetupCommand => ['zadd', 'p:{s}', { member: t, score: g }]),
+    fc.integer({ min: 0, max: 3 }).map((g): SetupCommand => ['set', 'p:{s}:gen', String(g)]),
+    fc.constant<SetupCommand>(['set', 'p:{s}:gen', 'not a number']),
+  );
+
+  scriptDifferential(batchMarkScript, {
+    ...common,
+    cases: cases(
+      pendingSetup,
+      fc.record({
+        keys: fc.constant<string[]>(['p:{s}', 'p:{s}:gen']),
+        args: fc.tuple(fc.constantFrom('acme', 'beta')),
+      }),
+    ),
+  });
+
+  scriptDifferential(batchUnmarkScript, {
+    ...common,
+    cases: cases(
+      pendingSetup,
+      fc.record({
+        keys: fc.constant<string[]>(['p:{s}']),
+        args: fc.tuple(fc.constantFrom('acme', 'beta'), fc.integer({ min: 0, max: 4 })),
+      }),
     ),
   });
 }

@@ -1,16 +1,8 @@
+import { sleep, until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FiredTrigger, Triggers } from '../src/index.js';
-import { repoTargets, sleep, type World } from './support/world.js';
 
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-describe.each(repoTargets())('Triggers on $name', (repo) => {
+describe.each(worldTargets({ prefix: 'tr' }))('Triggers on $name', (repo) => {
   let world: World;
   const opened: Triggers[] = [];
   beforeEach(async () => {

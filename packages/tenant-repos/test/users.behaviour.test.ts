@@ -1,7 +1,7 @@
+import { counted, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fields, Users } from '../src/index.js';
-import { counted, repoTargets, type World } from './support/world.js';
 
 const spec = {
   name: fields.string,
@@ -15,7 +15,7 @@ const spec = {
   credits: fields.number,
 };
 
-describe.each(repoTargets())('Users on $name', (repo) => {
+describe.each(worldTargets({ prefix: 'tr' }))('Users on $name', (repo) => {
   let world: World;
   let users: Users<typeof spec>;
   beforeEach(async () => {
@@ -212,5 +212,32 @@ describe.each(repoTargets())('Users on $name', (repo) => {
     await expect(strict.get('s2')).rejects.toMatchObject({ code: 'VALIDATION' });
     await world.backend.scoped('t=acme').hset('users:{acme}:u:s3', { active: 'yes' });
     await expect(users.get('s3')).rejects.toMatchObject({ code: 'VALIDATION', field: 'active' });
+  });
+
+  it('a zod schema per field checks writes and reads of that field', async () => {
+    const checked = new Users({
+      backend: world.backend,
+      tenant: 'acme',
+      fields: {
+        age: { ...fields.number, schema: z.number().int().min(0) },
+        email: { ...fields.string, schema: z.email() },
+        note: fields.string,
+      },
+      indexed: ['email'],
+    });
+    await checked.upsert('p1', { age: 3, email: 'a@b.io', note: 'anything' });
+    expect(await checked.get('p1')).toEqual({ age: 3, email: 'a@b.io', note: 'anything' });
+    await expect(checked.upsert('p1', { age: 1.5 })).rejects.toMatchObject({
+      code: 'VALIDATION',
+      field: 'age',
+    });
+    await expect(checked.updateField('p1', 'email', 'nope')).rejects.toMatchObject({
+      code: 'VALIDATION',
+      field: 'email',
+    });
+    expect(await checked.get('p1')).toEqual({ age: 3, email: 'a@b.io', note: 'anything' });
+    // written by a repository without the field schema: reported on read
+    await users.upsert('p2', { age: 2.5 });
+    await expect(checked.get('p2')).rejects.toMatchObject({ code: 'VALIDATION', field: 'age' });
   });
 });

@@ -1,18 +1,20 @@
 import { createMemoryBackend } from '@redbrick/memory-backend';
+import { counted } from '@redbrick/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   Batches,
   fields,
   Generic,
   HandlerState,
+  SessionStore,
   Sessions,
   SharedState,
+  type StoreCallback,
   ThreadBuffer,
   ThreadRegistry,
   Triggers,
   Users,
 } from '../src/index.js';
-import { counted } from './support/world.js';
 
 const spec = { name: fields.string, n: fields.number, tags: fields.json };
 
@@ -135,5 +137,26 @@ describe('bad input is a ValidationError naming the field, before any I/O', () =
       (b) => new Generic({ backend: b, tenant: 't' }).set('k', 1, { ttlMs: 0.5 }),
       'ttlMs',
     );
+  });
+
+  it('sessions, the express-session store and pendingTenants', async () => {
+    const viaCallback = (run: (cb: StoreCallback<unknown>) => void) =>
+      new Promise((resolve, reject) => run((e, v) => (e ? reject(e) : resolve(v))));
+    await rejects((b) => new Sessions({ backend: b, absoluteTtlMs: -1 }), 'absoluteTtlMs');
+    await rejects((b) => new Sessions({ backend: b, absoluteTtlMs: 1.5 }), 'absoluteTtlMs');
+    await rejects((b) => new Sessions({ backend: b, sliding: 'yes' as never }), 'sliding');
+    await rejects((b) => new Sessions({ backend: b }).touch('id', 0), 'ttlMs');
+    await rejects((b) => new SessionStore({ backend: b, ttlMs: 0 }), 'ttlMs');
+    await rejects((b) => new SessionStore({ backend: b, session: {} as never }), 'session');
+    await rejects((b) => viaCallback((cb) => new SessionStore({ backend: b }).get('', cb)), 'sid');
+    await rejects(
+      (b) => viaCallback((cb) => new SessionStore({ backend: b }).set('s', null as never, cb)),
+      'session',
+    );
+    await rejects(
+      (b) => viaCallback((cb) => new SessionStore({ backend: b }).touch('s', 5 as never, cb)),
+      'session',
+    );
+    await rejects((b) => new Batches({ backend: b, tenant: 't' }).pendingTenants(''), 'service');
   });
 });

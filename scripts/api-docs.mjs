@@ -90,6 +90,16 @@ if (check) {
       !existsSync(join(outDir, file)) || readFileSync(join(outDir, file), 'utf8') !== text,
   );
   const extra = existsSync(outDir) ? readdirSync(outDir).filter((f) => !pages.has(f)) : [];
+  const unlinked = [...pages.keys()].filter((file) => {
+    const readme = join(root, 'packages', file.replace(/\.md$/, ''), 'README.md');
+    return !existsSync(readme) || !readFileSync(readme, 'utf8').includes(`docs/api/${file}`);
+  });
+  if (unlinked.length > 0) {
+    console.error(
+      `these package READMEs do not link their API page (docs/api/<name>.md): ${unlinked.join(', ')}`,
+    );
+    process.exit(1);
+  }
   if (stale.length > 0 || extra.length > 0) {
     console.error(
       `docs/api is out of date (${[...stale.map(([f]) => f), ...extra].join(', ')}): run \`pnpm docs:api\` and commit the result`,

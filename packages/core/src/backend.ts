@@ -327,6 +327,17 @@ export interface Backend extends DataCommands, AsyncDisposable {
 
   pipeline(): Pipeline;
 
+  /**
+   * Waits until `replicas` replicas have acknowledged every write this
+   * client sent before the call (Redis `WAIT`), or `timeoutMs` passes, and
+   * returns how many did. `key` picks the node: on a Cluster, the primary
+   * serving its slot (where a write to `key` went). The memory backend has
+   * no replicas and returns 0 at once. Use it after a write that must
+   * survive a failover (e.g. a lock); it does not make Redis replication
+   * synchronous, it only says how far it got.
+   */
+  waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number>;
+
   /** Round-trip latency in ms. */
   ping(): Promise<number>;
   info(): Promise<BackendInfo>;

@@ -212,6 +212,10 @@ class ScopedBackend {
     return view;
   }
 
+  waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    return this.#root.waitReplicas(this.#addPrefix(key), replicas, timeoutMs);
+  }
+
   ping(): Promise<number> {
     return this.#root.ping();
   }

@@ -5,6 +5,9 @@ export interface LockErrorOptions {
   cause?: unknown;
 }
 
+/** Why a lock was not acquired: held by another owner, or won but not confirmed by replicas. */
+export type NotAcquiredReason = 'held' | 'replication';
+
 /** Prefix of every message this package writes. */
 export const PKG = '[redbrick/locks]';
 
@@ -17,12 +20,20 @@ export class LockNotAcquiredError extends RedbrickError {
   readonly key: string;
   /** How long the call waited, in ms. */
   readonly waitedMs: number;
+  /** `'held'`: another owner had it; `'replication'`: won, but too few replicas confirmed it. */
+  readonly reason: NotAcquiredReason;
 
-  constructor(key: string, message: string, waitedMs: number, options?: LockErrorOptions) {
+  constructor(
+    key: string,
+    message: string,
+    waitedMs: number,
+    options?: LockErrorOptions & { reason?: NotAcquiredReason },
+  ) {
     super('LOCK_NOT_ACQUIRED', message, options);
     this.name = 'LockNotAcquiredError';
     this.key = key;
     this.waitedMs = waitedMs;
+    this.reason = options?.reason ?? 'held';
   }
 }
 

@@ -3,7 +3,12 @@ export {
   type CountDownLatchOptions,
   latchCountDownScript,
 } from './count-down-latch.js';
-export { type LockErrorOptions, LockLostError, LockNotAcquiredError } from './errors.js';
+export {
+  type LockErrorOptions,
+  LockLostError,
+  LockNotAcquiredError,
+  type NotAcquiredReason,
+} from './errors.js';
 export {
   type FencedValue,
   type FencedWriteResult,

@@ -1,4 +1,4 @@
-import { assertTtl, defineScript, ValidationError } from '@redbrick/core';
+import { assertInteger, assertTtl, defineScript, ValidationError } from '@redbrick/core';
 import { LockNotAcquiredError, PKG } from './errors.js';
 import { type MutexKeys, mutexKeys } from './key-layout.js';
 import { Lease, runWithLease } from './lease.js';
@@ -274,6 +274,38 @@ export interface MutexOptions extends LockServiceOptions {
    * @default false
    */
   fair?: boolean;
+  /**
+   * Replica confirmation: after winning the lock, wait (Redis `WAIT`) until
+   * `count` replicas have the lock, at most `timeoutMs`; with fewer, the
+   * lock is released and the acquisition fails with `LOCK_NOT_ACQUIRED`
+   * (`reason: 'replication'`). This narrows, but does not close, the window
+   * in which a failover loses a lock (Redis replication stays
+   * asynchronous; fencing tokens are what make a stale holder harmless).
+   * The memory backend has no replicas: there every acquisition with
+   * `count ≥ 1` fails. `timeoutMs` must be below the backend's command
+   * timeout.
+   * @default undefined (no confirmation)
+   */
+  replicas?: { count: number; timeoutMs?: number };
+}
+
+/** Replica confirmation of an acquisition, after validation. */
+interface ReplicaConfirmation {
+  count: number;
+  timeoutMs: number;
+}
+
+function resolveReplicas(value: MutexOptions['replicas']): ReplicaConfirmation | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new ValidationError(`${PKG} replicas must be { count, timeoutMs? }`, {
+      field: 'replicas',
+    });
+  }
+  assertInteger(value.count, 'replicas.count', { min: 1, pkg: 'locks' });
+  const timeoutMs = value.timeoutMs ?? 500;
+  assertInteger(timeoutMs, 'replicas.timeoutMs', { min: 1, pkg: 'locks' });
+  return { count: value.count, timeoutMs };
 }
 
 /** Who holds a mutex, as {@link Mutex.holder} reports it. */
@@ -301,9 +333,11 @@ export class Mutex {
   readonly #fair: boolean;
   readonly #placeMs: number;
   readonly #wakeups: Wakeups | undefined;
+  readonly #replicas: ReplicaConfirmation | undefined;
 
   constructor(options: MutexOptions) {
     this.#o = resolveServiceOptions(options);
+    this.#replicas = resolveReplicas(options.replicas);
     const fair = options.fair ?? false;
     if (typeof fair !== 'boolean') {
       throw new ValidationError(`${PKG} fair must be a boolean`, { field: 'fair' });
@@ -407,6 +441,30 @@ export class Mutex {
     return { token: value, owner: ownerOf(value), ttlMs };
   }
 
+  /** Waits for the replicas; on too few (or a failure), gives the lock back and throws. */
+  async #confirm(
+    name: string,
+    keys: MutexKeys,
+    token: string,
+    { count, timeoutMs }: ReplicaConfirmation,
+  ): Promise<void> {
+    let acked: number;
+    try {
+      acked = await this.#o.backend.waitReplicas(keys.lock, count, timeoutMs);
+    } catch (error) {
+      await this.#release(keys, token).catch(() => false);
+      throw error;
+    }
+    if (acked >= count) return;
+    await this.#release(keys, token).catch(() => false);
+    throw new LockNotAcquiredError(
+      name,
+      `${PKG} mutex "${name}" was won but only ${acked} of ${count} replica(s) confirmed it within ${timeoutMs} ms; it was released`,
+      timeoutMs,
+      { reason: 'replication' },
+    );
+  }
+
   #release(keys: MutexKeys, token: string): Promise<boolean> {
     const backend = this.#o.backend;
     return this.#fair
@@ -452,6 +510,7 @@ export class Mutex {
         : {}),
     });
     if (!won) return null;
+    if (this.#replicas) await this.#confirm(name, keys, token, this.#replicas);
     return new Lease({
       kind: 'mutex',
       key: name,

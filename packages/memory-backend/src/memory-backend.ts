@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import {
+  assertInteger,
+  assertKey,
   type Backend,
   type BackendInfo,
   ClosedError,
@@ -555,6 +557,15 @@ export class MemoryBackend implements Backend {
   }
 
   // --------------------------------------------------------------- admin
+
+  /** There are no replicas in process: validates the call and returns 0 at once. */
+  async waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    this.#open();
+    assertKey(key, 'key', 'memory-backend');
+    assertInteger(replicas, 'replicas', { min: 0, pkg: 'memory-backend' });
+    assertInteger(timeoutMs, 'timeoutMs', { min: 1, pkg: 'memory-backend' });
+    return 0;
+  }
 
   /** Round trip in ms: the cost of one turn through a resolved promise, about 0. */
   async ping(): Promise<number> {

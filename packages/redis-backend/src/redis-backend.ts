@@ -1,15 +1,19 @@
 import { inspect } from 'node:util';
 import {
   assertInteger,
+  assertKey,
   assertString,
   type Backend,
   type BackendInfo,
+  BackendUnavailableError,
   ClosedError,
   ConfigError,
   type ConnectionListener,
   type ConnectionState,
   checkScriptCall,
+  describe,
   type ExpiredListener,
+  hashSlot,
   type KeyType,
   type MessageListener,
   type PatternListener,
@@ -37,7 +41,14 @@ import {
 } from '@redbrick/core';
 import type { Cluster, Redis } from 'ioredis';
 import { BlockingPool } from './blocking.js';
-import { assertSameSlot, ClusterPubSub, nodeKey, primaries } from './cluster.js';
+import {
+  assertSameSlot,
+  ClusterPubSub,
+  nodeKey,
+  primaries,
+  primaryByKey,
+  slotOwner,
+} from './cluster.js';
 import { type Op, ops, scriptOp } from './commands.js';
 import {
   type Client,
@@ -665,6 +676,36 @@ export class RedisBackend implements Backend {
     );
     if (!this.#cluster) return infos[0] as BackendInfo;
     return aggregateInfo(this.kind, infos);
+  }
+
+  /**
+   * Redis `WAIT`, sent on the connection that carried this client's writes to `key`: the main
+   * connection, or on a Cluster the connection to the primary serving `key`'s slot.
+   */
+  async waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    assertKey(key, 'key', 'redis-backend');
+    assertInteger(replicas, 'replicas', { min: 0, pkg: 'redis-backend' });
+    // WAIT blocks; the connection's command deadline must not cut it short (and 0 would block forever).
+    const limit = this.#settings.commandTimeoutMs - 1;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > limit) {
+      throw new ValidationError(
+        `${PKG} timeoutMs must be an integer from 1 to ${limit} (below the backend's commandTimeoutMs), got ${describe(timeoutMs)}`,
+        { field: 'timeoutMs' },
+      );
+    }
+    const reply = await this.#admin('wait', () => {
+      let node: Caller = this.#caller;
+      if (this.#cluster) {
+        const owner = slotOwner(this.#cluster, hashSlot(key));
+        const primary = owner === undefined ? undefined : primaryByKey(this.#cluster, owner);
+        if (!primary) {
+          throw new BackendUnavailableError(`${PKG} no primary is known for the slot of "${key}"`);
+        }
+        node = primary as unknown as Caller;
+      }
+      return node.call('wait', replicas, timeoutMs);
+    });
+    return Number(reply);
   }
 
   /** Server time (TIME) in ms since the epoch, with microsecond fraction. */

@@ -9,6 +9,22 @@ export function adminTests(ctx: ConformanceContext): void {
       expect(ms).toBeGreaterThanOrEqual(0);
     });
 
+    it('waitReplicas reports how many replicas acknowledged (within the timeout), and checks its input', async () => {
+      const b = ctx.fresh();
+      await b.set('k', 'v');
+      const started = performance.now();
+      const acked = await b.waitReplicas('k', 0, 50);
+      expect(Number.isSafeInteger(acked)).toBe(true);
+      expect(acked).toBeGreaterThanOrEqual(0);
+      // Asking for more replicas than exist returns what there is once the timeout passes.
+      const many = await b.waitReplicas('k', 100, 50);
+      expect(many).toBeLessThan(100);
+      expect(performance.now() - started).toBeLessThan(2000);
+      await expectCode(() => b.waitReplicas('k', -1, 50), 'VALIDATION');
+      await expectCode(() => b.waitReplicas('k', 1, 0), 'VALIDATION');
+      await expectCode(() => b.waitReplicas('', 1, 50), 'VALIDATION');
+    });
+
     it('time is the server clock in ms since the epoch', async () => {
       const t = await ctx.root().time();
       expect(Number.isFinite(t)).toBe(true);

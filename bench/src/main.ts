@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type RedisServerHandle, startRedisServer } from '@redbrick/testkit/servers';
 import { Redis } from 'ioredis';
 import { type BenchContext, type Op, runScenario, type ScenarioResult } from './harness.js';
+import { runScale } from './scale.js';
 import { scenarios } from './scenarios/index.js';
 
 interface Args {
@@ -12,19 +13,23 @@ interface Args {
   json: boolean;
   only: string | undefined;
   write: boolean;
+  scale: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, json: false, only: undefined, write: false };
+  const args: Args = { quick: false, json: false, only: undefined, write: false, scale: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
     else if (a === '--json') args.json = true;
     else if (a === '--write') args.write = true;
+    else if (a === '--scale') args.scale = true;
     else if (a === '--only') args.only = argv[++i];
     else if (a === '--') continue;
     else
-      throw new Error(`unknown argument ${a} (allowed: --quick, --json, --only PACKAGE, --write)`);
+      throw new Error(
+        `unknown argument ${a} (allowed: --quick, --json, --only PACKAGE, --write, --scale)`,
+      );
   }
   return args;
 }
@@ -103,6 +108,7 @@ const MARK = 'redbrick-bench-end';
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.scale) return scale(args);
   const selected = scenarios.filter((s) => !args.only || s.package === args.only);
   if (selected.length === 0) throw new Error(`no scenarios for package "${args.only}"`);
   const pinned = pin(process.pid, 0);
@@ -197,6 +203,24 @@ ${table(results)}
       args,
       `bench: ${failed.length} target(s) not met: ${failed.map((f) => `${f.package} ${f.scenario}`).join(', ')}`,
     );
+}
+
+/** `--scale`: the scale curves (SCALE.md and two SVG charts; `--quick` only checks they run). */
+async function scale(args: Args) {
+  const pinned = pin(process.pid, 0);
+  const server = await startRedisServer();
+  if (pinned && server.pid !== undefined) pin(server.pid, 0);
+  log(
+    args,
+    `bench: scale curves, ${args.quick ? 'quick' : 'full'} mode, ${pinned ? 'pinned to CPU 0' : 'unpinned'}`,
+  );
+  try {
+    await runScale({ quick: args.quick, redisUrl: server.url, log: (line) => log(args, line) });
+  } finally {
+    await server.stop();
+  }
+  if (!args.quick)
+    log(args, 'bench: wrote bench/SCALE.md, bench/scale-in-flight.svg, bench/scale-keys.svg');
 }
 
 main().catch((error: unknown) => {

@@ -89,11 +89,17 @@ export {
   unescapeKeyPart,
 } from './keys.js';
 export {
+  REDIS_CONNECTION,
+  type RedisConnectionSource,
+  redisConnectionSource,
+} from './redis-connection.js';
+export {
   checkScopePrefix,
   KEY_POSITIONS,
   mapCommandKeys,
   scopeBackend,
   scopedView,
+  unscoped,
 } from './scoped.js';
 export {
   checkScriptCall,

@@ -13,6 +13,7 @@ import type {
 } from './backend.js';
 import { ValidationError } from './errors.js';
 import { escapeGlob, escapeKeyPart } from './keys.js';
+import { REDIS_CONNECTION } from './redis-connection.js';
 import type { Script } from './script.js';
 
 /**
@@ -212,6 +213,11 @@ class ScopedBackend {
     return view;
   }
 
+  /** The root's raw connection source (Redis backends only); the view's prefix is `prefix`. */
+  get [REDIS_CONNECTION](): unknown {
+    return (this.#root as unknown as Record<symbol, unknown>)[REDIS_CONNECTION];
+  }
+
   waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
     return this.#root.waitReplicas(this.#addPrefix(key), replicas, timeoutMs);
   }
@@ -268,6 +274,15 @@ for (const command of DATA_COMMANDS) {
 const roots = new WeakMap<object, Backend>();
 function rootOf(view: object): Backend {
   return roots.get(view) as Backend;
+}
+
+/**
+ * The backend a scoped view was made from (the backend itself when it is not
+ * a view). Two views of one backend share its data: services that keep
+ * in-process state beside a memory backend (the memory queue) key it by this.
+ */
+export function unscoped(backend: Backend): Backend {
+  return roots.get(backend) ?? backend;
 }
 
 /**

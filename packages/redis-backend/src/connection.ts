@@ -7,7 +7,7 @@ import type { Settings } from './options.js';
 export type Client = Redis | Cluster;
 
 /** What a connection is for: commands, pub/sub (subscribe mode) or blocking reads. */
-export type Role = 'main' | 'subscriber' | 'blocking';
+export type Role = 'main' | 'subscriber' | 'blocking' | 'external';
 
 /** Reconnect delay after the `times`-th failed attempt: 50, 100, 200, … ms, capped at 1 s, with 10% jitter. */
 export function reconnectDelay(times: number): number {
@@ -38,7 +38,15 @@ function nodeOptions(settings: Settings, role: Role): RedisOptions {
     reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 1 : false),
   };
   // Blocking reads wait up to BLOCK ms by design; their deadline is enforced by the pool.
-  if (role !== 'blocking') options.commandTimeout = settings.commandTimeoutMs;
+  if (role !== 'blocking' && role !== 'external')
+    options.commandTimeout = settings.commandTimeoutMs;
+  if (role === 'external') {
+    // Handed to a library (BullMQ) that manages its own retries and blocking reads: commands
+    // wait across reconnects instead of failing, as BullMQ requires.
+    options.maxRetriesPerRequest = null;
+    options.enableOfflineQueue = true;
+    options.autoResendUnfulfilledCommands = true;
+  }
   if (settings.username !== undefined) options.username = settings.username;
   if (settings.password !== undefined) options.password = settings.password;
   if (settings.tls) options.tls = settings.tls;
@@ -54,7 +62,7 @@ export function createClient(settings: Settings, role: Role): Client {
   if (settings.mode === 'cluster') {
     const { enableOfflineQueue: _q, retryStrategy: _r, ...redisOptions } = options;
     const clusterOptions: ClusterOptions = {
-      enableOfflineQueue: false,
+      enableOfflineQueue: role === 'external',
       enableReadyCheck: true,
       lazyConnect: true,
       scaleReads: 'master',

@@ -18,7 +18,9 @@ import {
   type MessageListener,
   type PatternListener,
   type Pipeline,
+  REDIS_CONNECTION,
   type RedbrickError,
+  type RedisConnectionSource,
   type ScanOptions,
   type ScoreBound,
   type Script,
@@ -772,6 +774,15 @@ export class RedisBackend implements Backend {
   }
 
   /** Shows where the backend connects — never a password. */
+  /** New raw clients for libraries that need their own (BullMQ): see core's `redisConnectionSource`. */
+  get [REDIS_CONNECTION](): RedisConnectionSource {
+    const settings = this.#settings;
+    return {
+      cluster: settings.mode === 'cluster',
+      createClient: () => createClient(settings, 'external'),
+    };
+  }
+
   [inspect.custom](): string {
     return `RedisBackend { kind: '${this.kind}', target: '${this.#settings.target}', state: '${this.#state}' }`;
   }

@@ -33,6 +33,12 @@ export interface Scenario {
   target?: number;
   /** Whether the scenario needs a Redis server (one is started for the run). */
   needsRedis?: boolean;
+  /**
+   * Count round trips per op with MONITOR. Off for scenarios whose background
+   * workers talk to Redis on their own (queues): per-op counts mean nothing
+   * there. @default true
+   */
+  countRoundTrips?: boolean;
   setup(ctx: BenchContext): Promise<Sides>;
 }
 
@@ -155,7 +161,7 @@ export async function runScenario(
     }
     let roundTrips: number | null = null;
     let baselineRoundTrips: number | null = null;
-    if (ctx.roundTripsPerOp && scenario.needsRedis) {
+    if (ctx.roundTripsPerOp && scenario.needsRedis && scenario.countRoundTrips !== false) {
       roundTrips = await ctx.roundTripsPerOp(sides.redbrick, 200);
       baselineRoundTrips = await ctx.roundTripsPerOp(sides.baseline, 200);
     }

@@ -3,6 +3,7 @@ import { cacheScenarios } from './cache.js';
 import { lockScenarios } from './locks.js';
 import { memoryBackendScenarios } from './memory-backend.js';
 import { pubsubScenarios } from './pubsub.js';
+import { queueScenarios } from './queue.js';
 import { ratelimitScenarios } from './ratelimit.js';
 import { redisBackendScenarios } from './redis-backend.js';
 import { sharedMemoryScenarios } from './shared-memory.js';
@@ -16,4 +17,5 @@ export const scenarios: Scenario[] = [
   ...pubsubScenarios,
   ...sharedMemoryScenarios,
   ...cacheScenarios,
+  ...queueScenarios,
 ];

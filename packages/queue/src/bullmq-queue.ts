@@ -54,8 +54,8 @@ const STATES: Record<string, JobState> = {
   failed: 'failed',
 };
 
-async function info(job: BullMQ.Job): Promise<JobInfo<unknown>> {
-  const state = await job.getState();
+async function info(job: BullMQ.Job, known?: JobState): Promise<JobInfo<unknown>> {
+  const state = known ?? (await job.getState());
   return {
     id: String(job.id),
     data: job.data,
@@ -210,8 +210,10 @@ export function bullmqDriver(
     enqueue: (data, opts) =>
       call('enqueue', async (q) => {
         const job = await q.add('job', data, toBull(opts));
-        // An existing jobId adds nothing; BullMQ answers with the new data: report the stored job.
-        return info(opts.jobId === undefined ? job : ((await q.getJob(String(job.id))) ?? job));
+        // A new job's state is known without asking. An existing jobId adds nothing, and BullMQ
+        // answers with the new data: report the stored job.
+        if (opts.jobId === undefined) return info(job, opts.delayMs > 0 ? 'delayed' : 'waiting');
+        return info((await q.getJob(String(job.id))) ?? job);
       }),
     enqueueMany: (items) =>
       call('enqueueMany', async (q) => {
@@ -220,11 +222,9 @@ export function bullmqDriver(
         );
         return Promise.all(
           jobs.map(async (job, i) =>
-            info(
-              items[i]?.options.jobId === undefined
-                ? job
-                : ((await q.getJob(String(job.id))) ?? job),
-            ),
+            items[i]?.options.jobId === undefined
+              ? info(job, (items[i]?.options.delayMs ?? 0) > 0 ? 'delayed' : 'waiting')
+              : info((await q.getJob(String(job.id))) ?? job),
           ),
         );
       }),
@@ -235,7 +235,7 @@ export function bullmqDriver(
         const rest = n - waiting.length;
         const prioritized =
           rest > 0 ? (await q.getJobs(['prioritized'], 0, rest - 1, true)).filter(Boolean) : [];
-        return Promise.all([...waiting, ...prioritized].map(info));
+        return Promise.all([...waiting, ...prioritized].map((j) => info(j)));
       }),
     counts: () =>
       call('counts', async (q) => {
@@ -266,7 +266,9 @@ export function bullmqDriver(
         return job ? info(job) : undefined;
       }),
     failed: (limit) =>
-      call('failed', async (q) => Promise.all((await q.getFailed(0, limit - 1)).map(info))),
+      call('failed', async (q) =>
+        Promise.all((await q.getFailed(0, limit - 1)).map((j) => info(j))),
+      ),
     process(handler: DriverHandler, { concurrency, limiter }): QueueWorker {
       open();
       const started = (async () => {

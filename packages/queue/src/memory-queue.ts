@@ -39,14 +39,80 @@ interface JobRecord<T> {
   /** The current attempt's token: a late result from a stalled attempt is ignored. */
   token: string | undefined;
   lockUntil: number;
+  /** Frees the worker slot of the current attempt when it stalls. */
+  onStall: (() => void) | undefined;
 }
 
+const STALLED = Symbol('stalled');
+
 type Listener = (event: unknown) => void;
+
+/** A binary min-heap. */
+class Heap<V> {
+  readonly #items: V[] = [];
+  constructor(readonly less: (a: V, b: V) => boolean) {}
+  get size(): number {
+    return this.#items.length;
+  }
+  peek(): V | undefined {
+    return this.#items[0];
+  }
+  values(): readonly V[] {
+    return this.#items;
+  }
+  push(value: V): void {
+    const a = this.#items;
+    a.push(value);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(a[i] as V, a[parent] as V)) break;
+      [a[i], a[parent]] = [a[parent] as V, a[i] as V];
+      i = parent;
+    }
+  }
+  pop(): V | undefined {
+    const a = this.#items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l] as V, a[m] as V)) m = l;
+        if (r < a.length && this.less(a[r] as V, a[m] as V)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m] as V, a[i] as V];
+        i = m;
+      }
+    }
+    return top;
+  }
+  clear(): void {
+    this.#items.length = 0;
+  }
+}
 
 class State {
   readonly jobs = new Map<string, JobRecord<unknown>>();
   readonly listeners = new Map<keyof QueueEvents, Set<Listener>>();
   readonly workers = new Set<MemoryWorker>();
+  /** Waiting jobs without a priority, oldest first. */
+  readonly fifo = new Set<JobRecord<unknown>>();
+  /** Waiting jobs with a priority. */
+  readonly prioritized = new Heap<JobRecord<unknown>>((a, b) =>
+    a.priority !== b.priority ? a.priority < b.priority : a.seq < b.seq,
+  );
+  /** Delayed jobs by when they are due (entries of jobs that moved on are skipped). */
+  readonly delayed = new Heap<{ at: number; job: JobRecord<unknown> }>((a, b) => a.at < b.at);
+  readonly active = new Set<JobRecord<unknown>>();
+  /** Finished jobs, oldest first (a Set keeps insertion order). */
+  readonly completed = new Set<JobRecord<unknown>>();
+  readonly failed = new Set<JobRecord<unknown>>();
+  delayedCount = 0;
   paused = false;
   seq = 0;
   ids = 0;
@@ -65,20 +131,35 @@ class State {
     }
   }
 
+  toWaiting(job: JobRecord<unknown>): void {
+    if (job.state === 'delayed') this.delayedCount--;
+    job.state = 'waiting';
+    job.seq = ++this.seq;
+    if (job.priority === 0) this.fifo.add(job);
+    else this.prioritized.push(job);
+  }
+
+  toDelayed(job: JobRecord<unknown>, at: number): void {
+    job.state = 'delayed';
+    job.availableAt = at;
+    this.delayedCount++;
+    this.delayed.push({ at, job });
+    this.arm(at);
+  }
+
   /** Moves due delayed jobs to waiting and stalled active jobs back, then feeds the workers. */
   pump(): void {
     const now = Date.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const job of this.jobs.values()) {
-      if (job.state === 'delayed') {
-        if (job.availableAt <= now) {
-          job.state = 'waiting';
-          job.seq = ++this.seq;
-        } else next = Math.min(next, job.availableAt);
-      } else if (job.state === 'active') {
-        if (job.lockUntil <= now) this.stall(job);
-        else next = Math.min(next, job.lockUntil);
-      }
+    for (;;) {
+      const top = this.delayed.peek();
+      if (!top || top.at > now) break;
+      this.delayed.pop();
+      if (top.job.state === 'delayed' && top.job.availableAt === top.at) this.toWaiting(top.job);
+    }
+    let next = this.delayed.peek()?.at ?? Number.POSITIVE_INFINITY;
+    for (const job of [...this.active]) {
+      if (job.lockUntil <= now) this.stall(job);
+      else next = Math.min(next, job.lockUntil);
     }
     for (const worker of this.workers) worker.fill();
     this.arm(next);
@@ -107,65 +188,62 @@ class State {
   }
 
   stall(job: JobRecord<unknown>): void {
+    this.active.delete(job);
     job.token = undefined;
+    job.onStall?.();
+    job.onStall = undefined;
     job.stalledCount++;
     this.emit('stalled', { jobId: job.id });
     if (job.stalledCount > this.o.maxStalledCount) {
       this.finishFailed(job, 'job stalled more than allowable limit');
     } else {
-      job.state = 'waiting';
-      job.seq = ++this.seq;
+      this.toWaiting(job);
     }
   }
 
-  /** The next job a worker may take, in BullMQ's order. */
+  /** The next job a worker may take, in BullMQ's order (no priority first, FIFO; then by priority). */
   next(): JobRecord<unknown> | undefined {
     if (this.paused) return undefined;
-    let best: JobRecord<unknown> | undefined;
-    for (const job of this.jobs.values()) {
-      if (job.state !== 'waiting') continue;
-      if (!best || before(job, best)) best = job;
-    }
-    return best;
+    for (const job of this.fifo) return job;
+    return this.prioritized.peek();
   }
 
   take(job: JobRecord<unknown>): string {
+    if (!this.fifo.delete(job)) this.prioritized.pop();
     const token = randomUUID();
     job.state = 'active';
     job.token = token;
     job.lockUntil = Date.now() + this.o.lockDurationMs;
+    this.active.add(job);
     this.arm(job.lockUntil);
     return token;
   }
 
   complete(job: JobRecord<unknown>, token: string, result: unknown): boolean {
     if (job.token !== token || job.state !== 'active') return false;
+    this.active.delete(job);
     job.token = undefined;
     job.attemptsMade++;
     job.state = 'completed';
     job.returnValue = result === undefined ? null : jsonCopy(result);
     job.finishedAt = Date.now();
-    this.trim('completed', this.o.removeOnComplete);
+    this.completed.add(job);
+    this.trim(this.completed, this.o.removeOnComplete);
     this.emit('completed', { jobId: job.id, returnValue: job.returnValue });
     return true;
   }
 
   fail(job: JobRecord<unknown>, token: string, error: unknown): boolean {
     if (job.token !== token || job.state !== 'active') return false;
+    this.active.delete(job);
     job.token = undefined;
     job.attemptsMade++;
     const reason = error instanceof Error ? error.message : String(error);
     job.failedReason = reason;
     if (job.attemptsMade < job.attempts) {
       const delay = backoffDelay(job.backoff, job.attemptsMade);
-      if (delay > 0) {
-        job.state = 'delayed';
-        job.availableAt = Date.now() + delay;
-        this.arm(job.availableAt);
-      } else {
-        job.state = 'waiting';
-        job.seq = ++this.seq;
-      }
+      if (delay > 0) this.toDelayed(job, Date.now() + delay);
+      else this.toWaiting(job);
       this.emit('failed', { jobId: job.id, failedReason: reason, attemptsMade: job.attemptsMade });
     } else {
       this.finishFailed(job, reason);
@@ -177,17 +255,41 @@ class State {
     job.state = 'failed';
     job.failedReason = reason;
     job.finishedAt = Date.now();
-    this.trim('failed', this.o.removeOnFail);
+    this.failed.add(job);
+    this.trim(this.failed, this.o.removeOnFail);
     this.emit('failed', { jobId: job.id, failedReason: reason, attemptsMade: job.attemptsMade });
   }
 
-  trim(state: 'completed' | 'failed', keep: Retention): void {
-    const done = [...this.jobs.values()].filter((j) => j.state === state);
+  /** Drops the oldest finished jobs past the count, and those past the age. */
+  trim(done: Set<JobRecord<unknown>>, keep: Retention): void {
     const cutoff = Date.now() - keep.ageMs;
-    done.sort((a, b) => b.finishedAt - a.finishedAt);
-    for (const [i, job] of done.entries()) {
-      if (i >= keep.count || job.finishedAt < cutoff) this.jobs.delete(job.id);
+    for (const job of done) {
+      if (done.size <= keep.count && job.finishedAt >= cutoff) break;
+      done.delete(job);
+      this.jobs.delete(job.id);
     }
+  }
+
+  /** Removes every job that is not running. */
+  clear(): void {
+    for (const [id, job] of this.jobs) if (job.state !== 'active') this.jobs.delete(id);
+    this.fifo.clear();
+    this.prioritized.clear();
+    this.delayed.clear();
+    this.completed.clear();
+    this.failed.clear();
+    this.delayedCount = 0;
+  }
+
+  /** Waiting jobs in the order they would run. */
+  waitingInOrder(n: number): JobRecord<unknown>[] {
+    const out: JobRecord<unknown>[] = [];
+    for (const job of this.fifo) {
+      if (out.length >= n) return out;
+      out.push(job);
+    }
+    const rest = [...this.prioritized.values()].sort((a, b) => (before(a, b) ? -1 : 1));
+    return out.concat(rest.slice(0, n - out.length));
   }
 }
 
@@ -281,11 +383,20 @@ class MemoryWorker implements QueueWorker {
         state.emit('progress', { jobId: job.id, progress: job.progress });
       },
     };
+    // A handler that outlives its lock stalls: its slot is freed and its late result ignored.
+    const stalled = new Promise<typeof STALLED>((resolve) => {
+      job.onStall = () => resolve(STALLED);
+    });
     try {
-      const result = await this.#handler(driverJob);
-      state.complete(job, token, result);
+      const result = await Promise.race([
+        Promise.resolve().then(() => this.#handler(driverJob)),
+        stalled,
+      ]);
+      if (result !== STALLED) state.complete(job, token, result);
     } catch (error) {
       state.fail(job, token, error);
+    } finally {
+      if (job.token === token || job.token === undefined) job.onStall = undefined;
     }
   }
 
@@ -336,7 +447,7 @@ export function memoryDriver(o: ResolvedQueueOptions<unknown>): Driver {
     const job: JobRecord<unknown> = {
       id,
       data: jsonCopy(data),
-      state: opts.delayMs > 0 ? 'delayed' : 'waiting',
+      state: 'waiting',
       priority: opts.priority,
       seq: ++state.seq,
       availableAt: now + opts.delayMs,
@@ -351,8 +462,11 @@ export function memoryDriver(o: ResolvedQueueOptions<unknown>): Driver {
       finishedAt: 0,
       token: undefined,
       lockUntil: 0,
+      onStall: undefined,
     };
     state.jobs.set(id, job);
+    if (opts.delayMs > 0) state.toDelayed(job, now + opts.delayMs);
+    else state.toWaiting(job);
     return info(job);
   };
 
@@ -375,16 +489,18 @@ export function memoryDriver(o: ResolvedQueueOptions<unknown>): Driver {
     async peek(n) {
       open();
       state.pump();
-      const waiting = [...state.jobs.values()].filter((j) => j.state === 'waiting');
-      waiting.sort((a, b) => (before(a, b) ? -1 : 1));
-      return waiting.slice(0, n).map((j) => info(j));
+      return state.waitingInOrder(n).map((j) => info(j));
     },
     async counts(): Promise<JobCounts> {
       open();
       state.pump();
-      const counts: JobCounts = { waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 };
-      for (const job of state.jobs.values()) counts[job.state]++;
-      return counts;
+      return {
+        waiting: state.fifo.size + state.prioritized.size,
+        active: state.active.size,
+        delayed: state.delayedCount,
+        completed: state.completed.size,
+        failed: state.failed.size,
+      } satisfies JobCounts;
     },
     async getJob(id) {
       open();
@@ -393,9 +509,8 @@ export function memoryDriver(o: ResolvedQueueOptions<unknown>): Driver {
     },
     async failed(limit) {
       open();
-      return [...state.jobs.values()]
-        .filter((j) => j.state === 'failed')
-        .sort((a, b) => b.finishedAt - a.finishedAt)
+      return [...state.failed]
+        .reverse()
         .slice(0, limit)
         .map((j) => info(j));
     },
@@ -505,14 +620,14 @@ export function memoryDriver(o: ResolvedQueueOptions<unknown>): Driver {
     },
     async clear() {
       open();
-      for (const [id, job] of state.jobs) if (job.state !== 'active') state.jobs.delete(id);
+      state.clear();
     },
     async retry(jobId) {
       open();
       const job = state.jobs.get(jobId);
       if (!job || job.state !== 'failed') return false;
-      job.state = 'waiting';
-      job.seq = ++state.seq;
+      state.failed.delete(job);
+      state.toWaiting(job);
       job.attempts = Math.max(job.attempts, job.attemptsMade + 1);
       job.failedReason = undefined;
       state.pump();

@@ -1,0 +1,89 @@
+import { createRedisBackend } from '@redbrick/redis-backend';
+import { type RedisServerHandle, startRedisServer, until } from '@redbrick/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createQueue } from '../src/index.js';
+
+/* Redis restarted (AOF on): queued jobs survive, and a running worker resumes on its own. */
+
+let server: RedisServerHandle;
+
+beforeAll(async () => {
+  server = await startRedisServer({ appendonly: true });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('eviction policy', () => {
+  it('warns once when Redis may evict queue keys', async () => {
+    await server.command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    const backend = await createRedisBackend({ url: server.url });
+    const warnings: string[] = [];
+    const queue = createQueue({ backend, name: 'evict', onWarning: (m) => warnings.push(m) });
+    try {
+      await queue.ready();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/maxmemory-policy is "allkeys-lru".*noeviction/);
+    } finally {
+      await server.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      await queue.close();
+      await backend.close();
+    }
+  });
+});
+
+describe('a Redis restart', () => {
+  it('keeps queued jobs, and the worker that was running picks up again', {
+    timeout: 60_000,
+  }, async () => {
+    const backend = await createRedisBackend({ url: server.url });
+    const warnings: string[] = [];
+    const queue = createQueue<number>({
+      backend,
+      name: 'restart',
+      onWarning: (m) => warnings.push(m),
+      defaults: { removeOnComplete: { count: 10_000, ageMs: 3_600_000 } },
+    });
+    const seen = new Set<number>();
+    let worker: { close(): Promise<void> } | undefined;
+    try {
+      await queue.enqueueMany(Array.from({ length: 100 }, (_, i) => ({ data: i })));
+      expect((await queue.counts()).waiting).toBe(100);
+
+      await server.restart();
+      await until(
+        'the queue to answer again',
+        async () => (await queue.counts()).waiting === 100,
+        20_000,
+      );
+
+      worker = queue.process((job) => {
+        seen.add(job.data);
+      });
+      await until('the first 100 processed', () => seen.size === 100, 20_000);
+
+      // Restart under a running worker: it reconnects by itself and takes the next jobs.
+      await server.restart();
+      await until(
+        'enqueue works again',
+        async () => {
+          try {
+            await queue.enqueueMany(Array.from({ length: 100 }, (_, i) => ({ data: 100 + i })));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+      );
+      await until('the next 100 processed by the same worker', () => seen.size === 200, 30_000);
+      expect((await queue.counts()).completed).toBe(200);
+      expect(warnings).toEqual([]);
+    } finally {
+      await worker?.close();
+      await queue.close();
+      await backend.close();
+    }
+  });
+});

@@ -282,6 +282,13 @@ function fieldError(kind: string, stored: string): ValidationError {
   );
 }
 
+function encodeError(kind: string, value: unknown): ValidationError {
+  return new ValidationError(
+    `[redbrick/core] ${kind} field must be a ${kind}, got ${value === null ? 'null' : typeof value}`,
+    { field: kind },
+  );
+}
+
 /**
  * Field codecs: no type guessing, each field says what it is. Booleans are
  * `"1"`/`"0"`, dates ISO strings, numbers decimal, `json` anything.
@@ -289,12 +296,16 @@ function fieldError(kind: string, stored: string): ValidationError {
 export const fields = {
   string: {
     kind: 'string',
-    encode: (v: string) => v,
+    encode: (v: string) => {
+      if (typeof v !== 'string') throw encodeError('string', v);
+      return v;
+    },
     decode: (s: string) => s,
   } satisfies FieldCodec<string>,
   number: {
     kind: 'number',
     encode: (v: number) => {
+      if (typeof v !== 'number') throw encodeError('number', v);
       if (!Number.isFinite(v))
         throw new ValidationError(`[redbrick/core] number field must be finite, got ${v}`);
       return String(v);
@@ -307,7 +318,10 @@ export const fields = {
   } satisfies FieldCodec<number>,
   boolean: {
     kind: 'boolean',
-    encode: (v: boolean) => (v ? '1' : '0'),
+    encode: (v: boolean) => {
+      if (typeof v !== 'boolean') throw encodeError('boolean', v);
+      return v ? '1' : '0';
+    },
     decode: (s: string) => {
       if (s === '1') return true;
       if (s === '0') return false;

@@ -115,6 +115,19 @@ describe('json codec', () => {
   });
 });
 
+describe('fields', () => {
+  it('refuse a value of another type on write (no "5" for 5, no "1" for "false")', () => {
+    expect(() => fields.string.encode(5 as never)).toThrow(
+      /string field must be a string, got number/,
+    );
+    expect(() => fields.number.encode('5' as never)).toThrow(/number field must be a number/);
+    expect(() => fields.boolean.encode('false' as never)).toThrow(
+      /boolean field must be a boolean/,
+    );
+    expect(fields.boolean.encode(false)).toBe('0');
+  });
+});
+
 describe('withSchema', () => {
   const user = withSchema(z.object({ name: z.string(), age: z.number().int() }));
 

@@ -16,9 +16,7 @@ describe.each(worldTargets({ prefix: 'tr' }).filter((t) => t.name !== 'memory'))
     let servers: RedisServerHandle[];
     beforeEach(async () => {
       world = await t.open();
-      const server = await t.target.server();
-      const cluster = await t.target.cluster();
-      servers = server ? [server] : (cluster?.servers ?? []);
+      servers = await world.servers();
     });
     afterEach(async () => {
       await world.close();

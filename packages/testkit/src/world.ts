@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Backend } from '@redbrick/core';
+import type { RedisServerHandle } from './servers/redis-server.js';
 import { type TargetBackendOptions, type TestTarget, testTargets } from './targets.js';
 
 /**
@@ -24,6 +25,12 @@ export interface World {
    * at once (controlled time), on Redis the test really waits.
    */
   elapse(ms: number): Promise<void>;
+  /**
+   * The throwaway redis-server processes behind this world, for fault
+   * injection: one on `redis`, every node on `cluster`, none on memory (or
+   * when `REDIS_URL` / `REDIS_CLUSTER_NODES` point at servers the tests do not own).
+   */
+  servers(): Promise<RedisServerHandle[]>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -99,6 +106,7 @@ export async function openWorld(
         root.purgeExpired();
         await sleep(1);
       },
+      servers: async () => [],
       close: () => root.close(),
     });
   }
@@ -116,6 +124,11 @@ export async function openWorld(
     backend,
     client,
     elapse: (ms) => sleep(ms),
+    servers: async () => {
+      const server = await target.server();
+      if (server) return [server];
+      return (await target.cluster())?.servers ?? [];
+    },
     close: async () => {
       await Promise.all(opened.map((b) => b.close()));
     },

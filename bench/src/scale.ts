@@ -233,7 +233,8 @@ export function svgChart(title: string, xLabel: string, curves: Curve[]): string
   const py = (y: number) =>
     H - m.bottom - ((Math.log10(Math.max(1, y)) - y0) / (y1 - y0 || 1)) * (H - m.top - m.bottom);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" font-family="system-ui, sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${m.left}" y="22" font-size="15" font-weight="600">${escapeXml(title)}</text>`,
   ];

@@ -75,7 +75,9 @@ it(`backs up ${KEYS} keys with flat RSS and progress, and the file restores`, {
       `[backup-memory] ${KEYS} keys, ${samples.length} RSS samples: at 25% ${Math.round(warm / 1024)} MiB, peak ${Math.round(peak / 1024)} MiB, growth ${growthMiB.toFixed(1)} MiB; file ${Math.round(statSync(file).size / 1048576)} MiB`,
     );
     expect(growthMiB).toBeLessThan(64);
-    expect(peak / 1024).toBeLessThan(256);
+    // The absolute level depends on the machine's V8 heap sizing (113 MiB on one, 239 MiB on
+    // another at the same point); flatness is the claim. This bound only catches a runaway.
+    expect(peak / 1024).toBeLessThan(768);
 
     let lines = 0;
     for await (const _ of createInterface({ input: createReadStream(file) })) lines++;

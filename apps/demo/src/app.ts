@@ -6,7 +6,7 @@ import { Auth, SESSION_COOKIE } from './auth.js';
 import { Checkout } from './checkout.js';
 import type { DemoEnv, Services } from './context.js';
 import { dashboardPage } from './dashboard-page.js';
-import { DEFAULT_DOCUMENTS, type DocumentSettings, openDocuments } from './documents.js';
+import { DEFAULT_DOCUMENTS, type DocumentSettings, Documents } from './documents.js';
 import { type ErrorBody, errorResponse } from './errors.js';
 import { EventBus } from './events.js';
 import { Profiles } from './profiles.js';
@@ -67,7 +67,7 @@ export async function createDemo(options: DemoOptions): Promise<Demo> {
     usage,
     reminders: new Reminders(backend, events, options.reminderPollMs),
     upstream: new Upstream(backend, { ...DEFAULT_UPSTREAM, ...options.upstream }),
-    documents: await openDocuments(
+    documents: new Documents(
       backend,
       { ...DEFAULT_DOCUMENTS, ...options.documents },
       { events, usage, profiles },
@@ -114,8 +114,7 @@ export async function createDemo(options: DemoOptions): Promise<Demo> {
   });
   metrics.registerCounters(
     'queue',
-    async (): Promise<Record<string, number>> =>
-      services.documents.available ? { ...(await services.documents.counts()) } : {},
+    async (): Promise<Record<string, number>> => ({ ...(await services.documents.counts()) }),
   );
   app.get('/metrics', async (c) => {
     const { contentType, body } = await renderMetrics(metrics);
@@ -160,7 +159,7 @@ export async function createDemo(options: DemoOptions): Promise<Demo> {
     closing ??= (async () => {
       shutdown.abort();
       const results = await Promise.allSettled([
-        services.documents.available ? services.documents.close() : undefined,
+        services.documents.close(),
         services.reminders.close(),
         services.upstream.close(),
       ]);

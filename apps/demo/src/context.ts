@@ -4,7 +4,6 @@ import type { Checkout } from './checkout.js';
 import type { Documents } from './documents.js';
 import { ApiError } from './errors.js';
 import type { EventBus } from './events.js';
-import type { Unavailable } from './optional-package.js';
 import type { Profiles } from './profiles.js';
 import type { RequestLimits } from './rate-limits.js';
 import type { Reminders } from './reminders.js';
@@ -26,7 +25,7 @@ export interface Services {
   usage: UsageBoard;
   reminders: Reminders;
   upstream: Upstream;
-  documents: Documents | Unavailable;
+  documents: Documents;
   /** Aborted when the demo shuts down: ends the event streams. */
   shutdown: AbortSignal;
 }

@@ -1,8 +1,7 @@
 import type { Backend } from '@redbrick/core';
-import { createQueue } from '@redbrick/queue';
+import { createQueue, type JobCounts, type Queue, type QueueWorker } from '@redbrick/queue';
 import { z } from 'zod';
 import type { EventBus } from './events.js';
-import type { Unavailable } from './optional-package.js';
 import type { Profiles } from './profiles.js';
 import { estimateTokens, type UsageBoard } from './usage.js';
 
@@ -24,32 +23,7 @@ export interface DocumentResult {
 }
 
 /** Queue counts, as `@redbrick/queue` reports them. */
-export interface QueueCounts {
-  waiting: number;
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-}
-
-/** The parts of `@redbrick/queue` the demo uses. */
-interface JobLike {
-  id: string;
-  data: DocumentJob;
-  updateProgress(progress: number): Promise<void>;
-}
-interface WorkerLike {
-  close(): Promise<void>;
-}
-interface QueueLike {
-  enqueue(data: DocumentJob, options?: { jobId?: string }): Promise<{ id: string }>;
-  process(
-    handler: (job: JobLike) => Promise<DocumentResult>,
-    options?: { concurrency?: number },
-  ): WorkerLike;
-  counts(): Promise<QueueCounts>;
-  close(): Promise<void>;
-}
+export type QueueCounts = JobCounts;
 
 /** Settings of the document pipeline. */
 export interface DocumentSettings {
@@ -71,15 +45,19 @@ export const DEFAULT_DOCUMENTS: DocumentSettings = { steps: 5, stepMs: 250, conc
  * usage meter.
  */
 export class Documents {
-  readonly available = true;
-  readonly #queue: QueueLike;
-  readonly #worker: WorkerLike;
+  readonly #queue: Queue<DocumentJob>;
+  readonly #worker: QueueWorker;
 
   constructor(
-    queue: QueueLike,
+    backend: Backend,
     settings: DocumentSettings,
     deps: { events: EventBus; usage: UsageBoard; profiles: Profiles },
   ) {
+    const queue = createQueue<DocumentJob>({
+      backend,
+      name: 'demo-documents',
+      schema: documentJob,
+    });
     this.#queue = queue;
     this.#worker = queue.process(
       async (job) => {
@@ -128,14 +106,4 @@ export class Documents {
     await this.#worker.close();
     await this.#queue.close();
   }
-}
-
-/** The document pipeline, or why it is not available. */
-export async function openDocuments(
-  backend: Backend,
-  settings: DocumentSettings,
-  deps: { events: EventBus; usage: UsageBoard; profiles: Profiles },
-): Promise<Documents | Unavailable> {
-  const queue: QueueLike = createQueue({ backend, name: 'demo-documents', schema: documentJob });
-  return new Documents(queue, settings, deps);
 }

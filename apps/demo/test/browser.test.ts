@@ -59,21 +59,14 @@ describe.each(targets)('dashboard in a browser on $name', (t) => {
       await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
 
       // Submit a document and watch its progress reach 100% over SSE.
-      if (demo.services.documents.available) {
-        await page.fill('#doc-title', 'Browser report');
-        await page.click('#doc-submit');
-        const row = page.locator('#jobs li', { hasText: 'Browser report' });
-        await row.locator('.pct', { hasText: '100%' }).waitFor({ timeout: 15_000 });
-        expect(
-          await row.locator('progress').evaluate((p) => (p as unknown as { value: number }).value),
-        ).toBe(100);
-        await page.locator('#usage tr', { hasText: 'research' }).waitFor();
-      } else {
-        await page
-          .locator('#queue-unavailable', { hasText: 'queue: package not available yet' })
-          .waitFor();
-        expect(await page.isDisabled('#doc-submit')).toBe(true);
-      }
+      await page.fill('#doc-title', 'Browser report');
+      await page.click('#doc-submit');
+      const row = page.locator('#jobs li', { hasText: 'Browser report' });
+      await row.locator('.pct', { hasText: '100%' }).waitFor({ timeout: 15_000 });
+      expect(
+        await row.locator('progress').evaluate((p) => (p as unknown as { value: number }).value),
+      ).toBe(100);
+      await page.locator('#usage tr', { hasText: 'research' }).waitFor();
 
       // A lock-protected checkout from the page.
       await page.click('#checkout-10');

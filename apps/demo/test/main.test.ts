@@ -36,7 +36,8 @@ async function startMain(env: Record<string, string>): Promise<{
   const deadline = Date.now() + 15_000;
   for (;;) {
     const match = /listening on (http:\/\/\S+)/.exec(output);
-    if (match?.[1]) return { child, url: match[1], output: () => output, exited };
+    if (match?.[1] && /^backend: .+$/m.test(output))
+      return { child, url: match[1], output: () => output, exited };
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the demo did not start:\n${output}`);

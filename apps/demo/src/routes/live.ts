@@ -11,9 +11,7 @@ export function liveRoutes(app: Hono<DemoEnv>, s: Services): void {
   app.get('/api/stats', async (c) => {
     const { tenant } = requireSession(c);
     const [queue, usage, checkout, recent] = await Promise.all([
-      s.documents.available
-        ? s.documents.counts().then((counts) => ({ available: true as const, counts }))
-        : s.documents,
+      s.documents.counts().then((counts) => ({ available: true as const, counts })),
       s.usage.board(tenant),
       s.checkout.count(tenant),
       s.events.recent(tenant),

@@ -44,7 +44,6 @@ export function workRoutes(app: Hono<DemoEnv>, s: Services): void {
   app.post('/api/documents', async (c) => {
     const { tenant, user } = requireSession(c);
     const body = await readJson(c, documentBody);
-    if (!s.documents.available) throw new ApiError(503, 'QUEUE_UNAVAILABLE', s.documents.reason);
     const jobId = await s.documents.submit({ tenant, user, ...body });
     await s.events.emit(tenant, 'job.queued', { jobId, title: body.title, user });
     return c.json({ jobId }, 202);

@@ -39,7 +39,6 @@ const PAGE = /* html */ `<!doctype html>
   .row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin: 4px 0; }
   .muted { color: var(--muted); font-size: 12px; }
   .big { font-size: 22px; font-weight: 600; }
-  .unavailable { padding: 8px; background: #fff4e5; border: 1px dashed #e0a050; border-radius: 6px; color: #8a5300; }
   .banner { padding: 6px 8px; border-radius: 6px; background: #fbe4e4; color: var(--bad); font-weight: 600; }
   ul.jobs, ul.events { list-style: none; margin: 0; padding: 0; max-height: 240px; overflow: auto; }
   ul.jobs li { margin: 4px 0; }
@@ -78,7 +77,6 @@ const PAGE = /* html */ `<!doctype html>
 <main id="app" hidden>
   <section id="documents-panel">
     <h2>Documents → queue → worker</h2>
-    <div id="queue-unavailable" class="unavailable" hidden></div>
     <form id="doc-form">
       <div class="row"><input id="doc-title" placeholder="title" value="Quarterly report" required>
         <input id="doc-workspace" placeholder="workspace" value="research" size="10"></div>
@@ -102,7 +100,6 @@ const PAGE = /* html */ `<!doctype html>
 
   <section id="cache-panel">
     <h2>Slow upstream behind the cache</h2>
-    <div id="cache-unavailable" class="unavailable" hidden></div>
     <div class="row">
       <button type="button" class="secondary lookup" data-topic="model-catalog">model-catalog</button>
       <button type="button" class="secondary lookup" data-topic="gpu-pricing">gpu-pricing</button>
@@ -282,22 +279,12 @@ const PAGE = /* html */ `<!doctype html>
     const s = r.body;
     $('backend').textContent = s.backend;
     $('streams').textContent = String(s.streams);
-    if (s.queue.available) {
-      const c = s.queue.counts;
-      $('queue-counts').textContent = 'waiting ' + c.waiting + ' · active ' + c.active + ' · delayed ' + c.delayed + ' · completed ' + c.completed + ' · failed ' + c.failed;
-    } else {
-      $('queue-unavailable').hidden = false; $('queue-unavailable').textContent = s.queue.reason;
-      $('doc-submit').disabled = true; $('queue-counts').textContent = 'n/a';
-    }
-    if (s.cache.available) {
-      $('cache-hitrate').textContent = (s.cache.hitRate * 100).toFixed(0) + '%';
-      $('cache-hm').textContent = s.cache.hits + ' / ' + s.cache.misses + ' (in process ' + s.cache.l1Hits + ', backend ' + s.cache.l2Hits + ')';
-      $('cache-stale').textContent = String(s.cache.staleServed);
-      $('cache-upstream').textContent = String(s.cache.upstreamCalls);
-    } else {
-      $('cache-unavailable').hidden = false; $('cache-unavailable').textContent = s.cache.reason;
-      for (const b of document.querySelectorAll('#cache-panel button')) b.disabled = true;
-    }
+    const c = s.queue.counts;
+    $('queue-counts').textContent = 'waiting ' + c.waiting + ' · active ' + c.active + ' · delayed ' + c.delayed + ' · completed ' + c.completed + ' · failed ' + c.failed;
+    $('cache-hitrate').textContent = (s.cache.hitRate * 100).toFixed(0) + '%';
+    $('cache-hm').textContent = s.cache.hits + ' / ' + s.cache.misses + ' (in process ' + s.cache.l1Hits + ', backend ' + s.cache.l2Hits + ')';
+    $('cache-stale').textContent = String(s.cache.staleServed);
+    $('cache-upstream').textContent = String(s.cache.upstreamCalls);
     $('checkout-count').textContent = String(s.checkout.count);
     $('rl-total-allowed').textContent = String(s.rateLimits.allowed);
     $('rl-total-denied').textContent = String(s.rateLimits.denied);

@@ -151,6 +151,26 @@ describe.each(worldTargets({ prefix: 'demo' }))('HTTP API on $name', (t) => {
     });
   });
 
+  describe('dashboard', () => {
+    it('has only live panels: no "package not available" fallbacks in the page or the stats', async () => {
+      await using world = await t.open();
+      await using demo = await openDemo(world);
+      const page = await (await demo.app.request('/')).text();
+      for (const id of ['documents-panel', 'ratelimit-panel', 'cache-panel', 'checkout-panel']) {
+        expect(page).toContain(`id="${id}"`);
+      }
+      expect(page).not.toMatch(/unavailable|\.available|\.reason/);
+      const c = demo.client();
+      await c.login('acme', 'ada');
+      const stats = (await c.get('/api/stats')).body;
+      expect(Object.keys(stats.queue)).toEqual(['counts']);
+      expect(stats.queue.counts).toMatchObject({ waiting: 0, failed: 0 });
+      expect(stats.cache).not.toHaveProperty('available');
+      expect(stats.cache).not.toHaveProperty('reason');
+      expect(stats.cache).toMatchObject({ hits: 0, upstreamCalls: 0 });
+    });
+  });
+
   describe('health and metrics (@redbrick/cli)', () => {
     it('serves /healthz and Prometheus /metrics with the demo counters', async () => {
       await using world = await t.open();

@@ -58,6 +58,12 @@ describe.each(targets)('dashboard in a browser on $name', (t) => {
       expect(await page.textContent('#whoami')).toContain('ada @ acme');
       await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
 
+      // Every panel is live: the queue counts arrive and every control is enabled.
+      await expect
+        .poll(() => page.textContent('#queue-counts'), { timeout: 10_000 })
+        .toMatch(/^waiting \d+ · active \d+/);
+      expect(await page.locator('#app button:disabled').count()).toBe(0);
+
       // Submit a document and watch its progress reach 100% over SSE.
       await page.fill('#doc-title', 'Browser report');
       await page.click('#doc-submit');

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Backend } from '@redbrick/core';
 import { type BackupProgress, backup } from './backup.js';
 import { cleanup, type RequireTtlRule } from './cleanup.js';
-import { connect } from './connect.js';
+import { connect, nodeList } from './connect.js';
 import { health } from './health.js';
 import { type RestoreMode, restore } from './restore.js';
 import { stats } from './stats.js';
@@ -32,6 +32,8 @@ commands:
 
 common options:
   --url URL        redis://[user:password@]host:port[/db] (default: $REDIS_URL, else redis://127.0.0.1:6379)
+  --cluster NODES  a Redis Cluster: host:port,host:port,… seed nodes (default: $REDIS_CLUSTER_NODES);
+                   commands that scan keys scan every master
   --timeout MS     connect timeout (default 2000)
   --json           machine-readable output
   -h, --help
@@ -83,10 +85,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let backend: Backend | undefined;
   try {
     const timeout = int(values.timeout, '--timeout') ?? 2000;
+    if (values.url !== undefined && values.cluster !== undefined) {
+      throw new UsageError('give at most one of --url and --cluster');
+    }
+    if (values.cluster !== undefined && nodeList(values.cluster).length === 0) {
+      throw new UsageError('--cluster must list host:port seed nodes, comma-separated');
+    }
     const started = Date.now();
     let connection: Awaited<ReturnType<typeof connect>>;
     try {
-      connection = await connect({ url: values.url, env: io.env, connectTimeoutMs: timeout });
+      connection = await connect({
+        url: values.url,
+        ...(values.cluster === undefined ? {} : { cluster: nodeList(values.cluster) }),
+        env: io.env,
+        connectTimeoutMs: timeout,
+      });
     } catch (error) {
       if (command === 'health') {
         const reason = `cannot connect: ${(error as Error).message}`;
@@ -335,6 +348,7 @@ function parse(argv: readonly string[]) {
     allowPositionals: true,
     options: {
       url: { type: 'string' },
+      cluster: { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -7,8 +7,13 @@ export const FORMAT_VERSION = 1;
 /** A sorted-set score as stored in a backup: a number, or `"inf"` / `"-inf"` (JSON has no Infinity). */
 export type EncodedScore = number | 'inf' | '-inf';
 
-/** One key of a backup: one JSON line. Every string is a JSON string (lossless for any JS string). */
-export type BackupRecord =
+/**
+ * One key of a backup: one JSON line. Every string is a JSON string (lossless for any JS string).
+ * With `encoding: 'base64'` every byte string of `value` (string value, hash fields and values,
+ * list and set items, sorted-set members, stream field names and values — not stream ids or
+ * scores) is the base64 of the exact bytes: written for values that are not valid UTF-8.
+ */
+export type BackupRecord = (
   | { key: string; type: 'string'; ttlMs: number | null; value: string }
   | { key: string; type: 'hash'; ttlMs: number | null; value: Array<[string, string]> }
   | { key: string; type: 'list'; ttlMs: number | null; value: string[] }
@@ -19,7 +24,11 @@ export type BackupRecord =
       type: 'stream';
       ttlMs: number | null;
       value: Array<[string, Array<[string, string]>]>;
-    };
+    }
+) & {
+  /** `'base64'`: the byte strings of `value` are base64 (binary values). Absent: plain text. */
+  encoding?: 'base64';
+};
 
 /** The first line of a backup. */
 export interface BackupHeader {
@@ -77,10 +86,18 @@ function fail(where: string, message: string): never {
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 
-function isPairs(v: unknown, second: (x: unknown) => boolean): boolean {
+/** Canonical base64 (what `Buffer#toString('base64')` writes). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const isBase64 = (v: unknown): v is string => typeof v === 'string' && BASE64.test(v);
+
+function isPairs(
+  v: unknown,
+  first: (x: unknown) => boolean,
+  second: (x: unknown) => boolean,
+): boolean {
   return (
     Array.isArray(v) &&
-    v.every((p) => Array.isArray(p) && p.length === 2 && isString(p[0]) && second(p[1]))
+    v.every((p) => Array.isArray(p) && p.length === 2 && first(p[0]) && second(p[1]))
   );
 }
 
@@ -130,31 +147,44 @@ export function parseLine(text: string, where: string): ParsedLine {
     }
   }
   const ttlMs = (o.ttlMs ?? null) as number | null;
+  if (o.encoding !== undefined && o.encoding !== 'base64') {
+    fail(
+      where,
+      `has the unknown encoding ${JSON.stringify(o.encoding)} (allowed: "base64", or none)`,
+    );
+  }
+  const binary = o.encoding === 'base64';
+  // Every byte string of the value: any JSON string, or canonical base64 in a binary record.
+  const bytes = binary ? isBase64 : isString;
+  const strings = binary ? 'base64 string' : 'string';
+  const base = binary ? { key: o.key, ttlMs, encoding: 'base64' as const } : { key: o.key, ttlMs };
   const v = o.value;
   const bad = (shape: string) => fail(where, `"value" must be ${shape} (type "${String(o.type)}")`);
   switch (o.type) {
     case 'string':
-      if (!isString(v)) return bad('a string');
-      return { kind: 'record', record: { key: o.key, type: 'string', ttlMs, value: v } };
+      if (!bytes(v)) return bad(`a ${strings}`);
+      return { kind: 'record', record: { ...base, type: 'string', value: v } };
     case 'hash':
-      if (!isPairs(v, isString)) bad('an array of [field, value] string pairs');
+      if (!isPairs(v, bytes, bytes)) bad(`an array of [field, value] ${strings} pairs`);
       return {
         kind: 'record',
-        record: { key: o.key, type: 'hash', ttlMs, value: v as Array<[string, string]> },
+        record: { ...base, type: 'hash', value: v as Array<[string, string]> },
       };
     case 'list':
     case 'set':
-      if (!Array.isArray(v) || !v.every(isString)) bad('an array of strings');
+      if (!Array.isArray(v) || !v.every(bytes)) bad(`an array of ${strings}s`);
       return {
         kind: 'record',
-        record: { key: o.key, type: o.type, ttlMs, value: v as string[] },
+        record: { ...base, type: o.type, value: v as string[] },
       };
     case 'zset':
-      if (!isPairs(v, isScore))
-        bad('an array of [member, score] pairs (score: number, "inf" or "-inf")');
+      if (!isPairs(v, bytes, isScore))
+        bad(
+          `an array of [member, score] pairs (member: ${strings}; score: number, "inf" or "-inf")`,
+        );
       return {
         kind: 'record',
-        record: { key: o.key, type: 'zset', ttlMs, value: v as Array<[string, EncodedScore]> },
+        record: { ...base, type: 'zset', value: v as Array<[string, EncodedScore]> },
       };
     case 'stream':
       if (
@@ -165,17 +195,18 @@ export function parseLine(text: string, where: string): ParsedLine {
             e.length === 2 &&
             isString(e[0]) &&
             /^\d+-\d+$/.test(e[0]) &&
-            isPairs(e[1], isString),
+            isPairs(e[1], bytes, bytes),
         )
       ) {
-        bad('an array of [id, [[field, value], …]] entries with ids like "1700000000000-0"');
+        bad(
+          `an array of [id, [[field, value], …]] entries with ids like "1700000000000-0" (fields and values: ${strings}s)`,
+        );
       }
       return {
         kind: 'record',
         record: {
-          key: o.key,
+          ...base,
           type: 'stream',
-          ttlMs,
           value: v as Array<[string, Array<[string, string]>]>,
         },
       };

@@ -2,9 +2,9 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { Backend, Pipeline } from '@redbrick/core';
-import { ValidationError } from '@redbrick/core';
-import { type BackupRecord, decodeScore, parseLine } from './format.js';
+import type { Backend, Pipeline, SyncCommands } from '@redbrick/core';
+import { defineScript, ValidationError } from '@redbrick/core';
+import { type BackupRecord, decodeScore, type EncodedScore, parseLine } from './format.js';
 
 /** What to do with a key of the backup that already exists. */
 export type RestoreMode = 'fail-if-exists' | 'replace' | 'skip-existing';
@@ -211,12 +211,150 @@ function addWrite(p: Pipeline, key: string, r: BackupRecord): void {
   if (r.ttlMs !== null) p.add('pexpire', key, r.ttlMs);
 }
 
+/** Hex text → the text a JS string holds for those bytes (memory holds strings, not bytes). */
+const text = (hexText: string) => Buffer.from(hexText, 'hex').toString('utf8');
+
+/**
+ * Writes one key of a base64 record from hex-encoded byte strings, so the
+ * exact bytes reach Redis (a string argument would be sent as its UTF-8).
+ */
+export const writeBytesScript = defineScript<number>({
+  name: 'cli.write-bytes',
+  keys: 1,
+  lua: `--[[ cli.write-bytes
+  KEYS[1]  the key (replaced)
+  ARGV[1]  type   ARGV[2] ttl ms (0: none)
+  ARGV[3…] the value, every byte string as hex: string {value}; hash {field, value, …};
+           list and set {item, …}; zset {member, score, …};
+           stream {id, n, then n field/value pairs, …} (nothing: an empty stream)
+  returns  1 ]]
+local function bytes(h)
+  return (string.gsub(h, '%x%x', function(x) return string.char(tonumber(x, 16)) end))
+end
+local k = KEYS[1]
+local t = ARGV[1]
+local ttl = tonumber(ARGV[2])
+redis.call('del', k)
+if t == 'string' then
+  redis.call('set', k, bytes(ARGV[3]))
+elseif t == 'hash' then
+  for i = 3, #ARGV, 2 do redis.call('hset', k, bytes(ARGV[i]), bytes(ARGV[i + 1])) end
+elseif t == 'list' then
+  for i = 3, #ARGV do redis.call('rpush', k, bytes(ARGV[i])) end
+elseif t == 'set' then
+  for i = 3, #ARGV do redis.call('sadd', k, bytes(ARGV[i])) end
+elseif t == 'zset' then
+  for i = 3, #ARGV, 2 do redis.call('zadd', k, ARGV[i + 1], bytes(ARGV[i])) end
+elseif t == 'stream' then
+  if #ARGV == 2 then
+    redis.call('xadd', k, '0-1', '', '')
+    redis.call('xdel', k, '0-1')
+  end
+  local i = 3
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i + 1])
+    local fields = {}
+    for j = 1, 2 * n do fields[j] = bytes(ARGV[i + 1 + j]) end
+    redis.call('xadd', k, ARGV[i], unpack(fields))
+    i = i + 2 + 2 * n
+  end
+end
+if ttl > 0 then redis.call('pexpire', k, ttl) end
+return 1`,
+  local: (r: SyncCommands, [k], [type, ttl, ...rest]) => {
+    const key = k as string;
+    r.del(key);
+    const pairs = (score: boolean) => {
+      const out: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < rest.length; i += 2)
+        out.push([
+          text(rest[i] as string),
+          score ? (rest[i + 1] as string) : text(rest[i + 1] as string),
+        ]);
+      return out;
+    };
+    switch (type) {
+      case 'string':
+        r.set(key, text(rest[0] ?? ''));
+        break;
+      case 'hash':
+        r.hset(key, Object.fromEntries(pairs(false)));
+        break;
+      case 'list':
+        r.rpush(key, ...rest.map(text));
+        break;
+      case 'set':
+        r.sadd(key, ...rest.map(text));
+        break;
+      case 'zset':
+        r.zadd(
+          key,
+          pairs(true).map(([member, score]) => ({
+            member,
+            score: decodeScore(score === 'inf' || score === '-inf' ? score : Number(score)),
+          })),
+        );
+        break;
+      case 'stream': {
+        if (rest.length === 0) {
+          r.xadd(key, { '': '' }, { id: '0-1' });
+          r.xdel(key, '0-1');
+        }
+        for (let i = 0; i + 1 < rest.length; ) {
+          const n = Number(rest[i + 1]);
+          const fields: Record<string, string> = {};
+          for (let j = 0; j < n; j++)
+            fields[text(rest[i + 2 + 2 * j] as string)] = text(rest[i + 3 + 2 * j] as string);
+          r.xadd(key, fields, { id: rest[i] as string });
+          i += 2 + 2 * n;
+        }
+        break;
+      }
+    }
+    if (Number(ttl) > 0) r.pexpire(key, Number(ttl));
+    return 1;
+  },
+  decode: (reply) => Number(reply),
+});
+
+const toHex = (base64: string) => Buffer.from(base64, 'base64').toString('hex');
+const scoreArg = (score: EncodedScore) => String(score);
+
+/** ARGV of {@link writeBytesScript} for a base64 record. */
+function bytesArgs(r: BackupRecord): string[] {
+  const args = [r.type, String(r.ttlMs ?? 0)];
+  switch (r.type) {
+    case 'string':
+      args.push(toHex(r.value));
+      break;
+    case 'hash':
+      for (const [f, v] of r.value) args.push(toHex(f), toHex(v));
+      break;
+    case 'list':
+    case 'set':
+      for (const item of r.value) args.push(toHex(item));
+      break;
+    case 'zset':
+      for (const [member, score] of r.value) args.push(toHex(member), scoreArg(score));
+      break;
+    case 'stream':
+      for (const [id, fields] of r.value) {
+        args.push(id, String(fields.length));
+        for (const [f, v] of fields) args.push(toHex(f), toHex(v));
+      }
+      break;
+  }
+  return args;
+}
+
 /**
  * Restores a backup written by {@link backup}. Each key's TTL is what
  * remained at backup time, counted from now. Existing keys are only
  * touched with `mode: 'replace'`. Without `continueOnError` the file is
  * read twice: a first pass validates every line (and, in
  * `fail-if-exists` mode, that no key exists) so a bad file writes nothing.
+ * Base64 records (binary values) are written byte for byte; into the memory
+ * backend, as the UTF-8 decoding of their bytes.
  */
 export async function restore(
   backend: Backend,
@@ -259,6 +397,7 @@ export async function restore(
       });
     }
     const p = backend.pipeline();
+    const binary: Array<{ key: string; args: string[] }> = [];
     batch.forEach(({ record: r, line }, i) => {
       if (existing[i]) {
         if (mode !== 'replace') {
@@ -273,12 +412,14 @@ export async function restore(
         }
         result.replaced++;
       }
-      addWrite(p, prefix + r.key, r);
+      if (r.encoding === 'base64') binary.push({ key: prefix + r.key, args: bytesArgs(r) });
+      else addWrite(p, prefix + r.key, r);
       result.restored++;
     });
     if (p.length > 0) {
       for (const x of await p.exec()) if (!x.ok) throw x.error;
     }
+    await Promise.all(binary.map((b) => backend.run(writeBytesScript, [b.key], b.args)));
     batch = [];
     options.onProgress?.({ restored: result.restored, skipped: result.skipped, line: lastLine });
   };

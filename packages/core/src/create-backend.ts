@@ -27,15 +27,10 @@ const PACKAGES = {
 
 async function load(type: keyof typeof PACKAGES): Promise<Factory> {
   const pkg = PACKAGES[type];
-  let mod: Record<string, unknown>;
-  try {
-    mod = await importOptional(pkg.name);
-  } catch (cause) {
-    if (isNotFound(cause)) {
-      throw new MissingDependencyError(pkg.name, `${pkg.purpose} (type: "${type}")`, { cause });
-    }
-    throw cause;
-  }
+  const mod = await importOptional<Record<string, unknown>>(
+    pkg.name,
+    `${pkg.purpose} (type: "${type}")`,
+  );
   const factory = mod[pkg.factory];
   if (typeof factory !== 'function') {
     throw new MissingDependencyError(
@@ -82,23 +77,33 @@ function isNotFound(error: unknown): boolean {
 }
 
 /**
- * Imports an optional package: first as a peer of core, then from the
- * application's directory (where a user who ran `pnpm add` has it even when
- * their package manager nests core elsewhere).
+ * Imports an optional package (a peer dependency the user installs only for
+ * the feature that needs it): first with `importer` — pass
+ * `(specifier) => import(specifier)` so it resolves from the calling
+ * package — then from the application's directory, where a user who ran
+ * `pnpm add` has it even when their package manager nests the calling
+ * package elsewhere. A package found nowhere throws `MissingDependencyError`
+ * saying what needed it; any other import error passes through.
+ *
+ * @example
+ * const bullmq = await importOptional<typeof import('bullmq')>(
+ *   'bullmq', 'A queue on a Redis backend', (s) => import(s));
  */
-async function importOptional(name: string): Promise<Record<string, unknown>> {
+export async function importOptional<T>(
+  name: string,
+  purpose: string,
+  importer: (specifier: string) => Promise<unknown> = (specifier) => import(specifier),
+): Promise<T> {
   try {
-    // A variable specifier keeps bundlers and tsc from resolving optional packages eagerly.
-    const specifier: string = name;
-    return (await import(specifier)) as Record<string, unknown>;
+    return (await importer(name)) as T;
   } catch (error) {
     if (!isNotFound(error)) throw error;
     let resolved: string;
     try {
       resolved = createRequire(join(process.cwd(), 'package.json')).resolve(name);
     } catch {
-      throw error;
+      throw new MissingDependencyError(name, purpose, { cause: error });
     }
-    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    return (await import(pathToFileURL(resolved).href)) as T;
   }
 }

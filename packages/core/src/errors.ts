@@ -16,6 +16,7 @@ export type RedbrickErrorCode =
   | 'LOCK_LOST'
   | 'LIMIT_EXCEEDED'
   | 'TIMEOUT'
+  | 'CONFLICT'
   | (string & {});
 
 const MARKER = Symbol.for('redbrick.error');
@@ -105,6 +106,17 @@ export class CommandError extends RedbrickError {
   constructor(message: string, options?: RedbrickErrorOptions) {
     super('COMMAND', message, options);
     this.name = 'CommandError';
+  }
+}
+
+/**
+ * An optimistic write kept losing to concurrent writers and gave up: nothing
+ * was written. Retry later (or with less contention on the same record).
+ */
+export class ConflictError extends RedbrickError {
+  constructor(message: string, options?: RedbrickErrorOptions) {
+    super('CONFLICT', message, options);
+    this.name = 'ConflictError';
   }
 }
 

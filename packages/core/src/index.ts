@@ -62,12 +62,13 @@ export {
   type SharedMemoryConfig,
   sharedMemoryConfigSchema,
 } from './config.js';
-export { createBackend, createBackendFromEnv } from './create-backend.js';
+export { createBackend, createBackendFromEnv, importOptional } from './create-backend.js';
 export {
   BackendUnavailableError,
   ClosedError,
   CommandError,
   ConfigError,
+  ConflictError,
   CrossSlotError,
   isRedbrickError,
   MissingDependencyError,

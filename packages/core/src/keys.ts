@@ -6,11 +6,13 @@ import { ValidationError } from './errors.js';
  * and no part can open or close a hash tag by accident.
  */
 const PART_ESCAPE = /[%:{}]/g;
+const NEEDS_ESCAPE = /[%:{}]/;
 const PART_ESCAPES: Record<string, string> = { '%': '%25', ':': '%3A', '{': '%7B', '}': '%7D' };
 
 /** Percent-encodes the characters that have meaning in a key (`%`, `:`, `{`, `}`). */
 export function escapeKeyPart(part: string): string {
-  return part.replace(PART_ESCAPE, (c) => PART_ESCAPES[c] ?? c);
+  // Most parts need no escaping: testing first skips replace()'s callback machinery.
+  return NEEDS_ESCAPE.test(part) ? part.replace(PART_ESCAPE, (c) => PART_ESCAPES[c] ?? c) : part;
 }
 
 /** Reverses {@link escapeKeyPart}. */

@@ -62,7 +62,14 @@ export class Lease implements AsyncDisposable {
 
   readonly #ops: LeaseOps;
   readonly #onLost: LeaseInit['onLost'];
-  readonly #controller = new AbortController();
+  /** Made when `signal` is first read: most leases are never asked for one. */
+  #controller: AbortController | undefined;
+  /**
+   * True when someone can observe a loss as it happens (watchdog, `onLost`,
+   * `signal`): only then does an expiry timer run. Otherwise running out is
+   * noticed lazily, by the next look at the lease, with the same outcome.
+   */
+  #observed: boolean;
   #ttlMs: number;
   /** `performance.now()` after which the lease can no longer be relied on. */
   #deadline: number;
@@ -91,7 +98,8 @@ export class Lease implements AsyncDisposable {
     this.#deadline = init.sentAt + init.ttlMs - driftMs(init.ttlMs);
     this.#appliedSentAt = init.sentAt;
     this.#watchdog = init.watchdog;
-    this.#armExpiry();
+    this.#observed = init.watchdog || init.onLost !== undefined;
+    if (this.#observed) this.#armExpiry();
     if (this.#watchdog) this.#scheduleWatchdog(this.#watchdogInterval());
   }
 
@@ -102,16 +110,29 @@ export class Lease implements AsyncDisposable {
 
   /** Aborts, with a `LockLostError` as `reason`, when the lease is lost. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    let controller = this.#controller;
+    if (controller === undefined) {
+      controller = new AbortController();
+      this.#controller = controller;
+      this.#noticeExpiry();
+      if (this.#lostError) controller.abort(this.#lostError);
+      else if (!this.#observed) {
+        this.#observed = true;
+        this.#armExpiry();
+      }
+    }
+    return controller.signal;
   }
 
   /** True once the lease is known to be lost. */
   get lost(): boolean {
+    this.#noticeExpiry();
     return this.#state === 'lost';
   }
 
   /** The `LockLostError` that ended the lease, if it was lost. */
   get lostError(): LockLostError | undefined {
+    this.#noticeExpiry();
     return this.#lostError;
   }
 
@@ -168,6 +189,7 @@ export class Lease implements AsyncDisposable {
   }
 
   async #release(): Promise<boolean> {
+    this.#noticeExpiry();
     this.#stopTimers();
     let released: boolean;
     try {
@@ -252,9 +274,20 @@ export class Lease implements AsyncDisposable {
     }
   }
 
+  /** Without an expiry timer: marks the lease lost if it ran out (what the timer would have done). */
+  #noticeExpiry(): void {
+    if (this.#observed || this.#state !== 'held') return;
+    if (performance.now() < this.#deadline) return;
+    if (this.#extending > 0) {
+      this.#ranOutWhileExtending = true;
+      return;
+    }
+    this.#lose(`it ran out after ${this.#ttlMs} ms without being extended`, this.#lastError);
+  }
+
   #armExpiry(): void {
     clearTimeout(this.#expiryTimer);
-    if (this.#state !== 'held') return;
+    if (this.#state !== 'held' || !this.#observed) return;
     const delay = Math.max(0, Math.ceil(this.#deadline - performance.now()));
     this.#expiryTimer = setTimeout(() => this.#onExpiry(), delay);
     this.#expiryTimer.unref?.();
@@ -297,7 +330,7 @@ export class Lease implements AsyncDisposable {
       cause === undefined ? undefined : { cause },
     );
     this.#lostError = error;
-    this.#controller.abort(error);
+    this.#controller?.abort(error);
     const onLost = this.#onLost;
     if (!onLost) return;
     try {

@@ -32,24 +32,18 @@ export const mutexAcquireScript = defineScript<AcquireReply>({
   ARGV[2]  ttl in ms
   returns  {1, fence} acquired, or already held by this token (ttl renewed, same fence);
            {0, pttl}  held by another owner, pttl = ms until its lease runs out ]]
-local cur = redis.call('get', KEYS[1])
-if not cur then
-  local fence = redis.call('incr', KEYS[2])
-  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, fence}
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('incr', KEYS[2])}
 end
+local cur = redis.call('get', KEYS[1])
 if cur == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
   return {1, redis.call('incrby', KEYS[2], 0)}
 end
 return {0, redis.call('pttl', KEYS[1])}`,
   local(r, [lock = '', fence = ''], [token = '', ttl = '']) {
+    if (r.set(lock, token, { nx: true, ttlMs: Number(ttl) })) return [1, r.incrBy(fence, 1)];
     const cur = r.get(lock);
-    if (cur === null) {
-      const next = r.incrBy(fence, 1);
-      r.set(lock, token, { ttlMs: Number(ttl) });
-      return [1, next];
-    }
     if (cur === token) {
       r.pexpire(lock, Number(ttl));
       return [1, r.incrBy(fence, 0)];
@@ -308,6 +302,12 @@ function resolveReplicas(value: MutexOptions['replicas']): ReplicaConfirmation |
   return { count: value.count, timeoutMs };
 }
 
+/** tryAcquire: one attempt whatever `waitMs` says, no watchdog unless asked. */
+const TRY_ONCE = { waitMs: 0, forceWaitMs: true, watchdog: false } as const;
+
+/** Keys of at most this many recent mutex names are kept (cleared when full). */
+const KEY_CACHE_SIZE = 1024;
+
 /** Who holds a mutex, as {@link Mutex.holder} reports it. */
 export interface MutexHolder {
   /** The holder's owner token. */
@@ -334,6 +334,7 @@ export class Mutex {
   readonly #placeMs: number;
   readonly #wakeups: Wakeups | undefined;
   readonly #replicas: ReplicaConfirmation | undefined;
+  readonly #keys = new Map<string, MutexKeys>();
 
   constructor(options: MutexOptions) {
     this.#o = resolveServiceOptions(options);
@@ -368,7 +369,7 @@ export class Mutex {
   tryAcquire(key: string, options?: Omit<AcquireOptions, 'waitMs'>): Promise<Lease | null> {
     try {
       const name = checkName(key);
-      const o = resolveAcquireOptions({ ...options, waitMs: 0 }, this.#o, { watchdog: false });
+      const o = resolveAcquireOptions(options, this.#o, TRY_ONCE);
       return this.#acquire(name, o);
     } catch (error) {
       return Promise.reject(error);
@@ -465,6 +466,16 @@ export class Mutex {
     );
   }
 
+  #keysOf(name: string): MutexKeys {
+    let keys = this.#keys.get(name);
+    if (keys === undefined) {
+      if (this.#keys.size >= KEY_CACHE_SIZE) this.#keys.clear();
+      keys = mutexKeys(name);
+      this.#keys.set(name, keys);
+    }
+    return keys;
+  }
+
   #release(keys: MutexKeys, token: string): Promise<boolean> {
     const backend = this.#o.backend;
     return this.#fair
@@ -474,7 +485,7 @@ export class Mutex {
 
   async #acquire(name: string, o: ResolvedAcquireOptions): Promise<Lease | null> {
     const backend = this.#o.backend;
-    const keys = mutexKeys(name);
+    const keys = this.#keysOf(name);
     const token = newToken(this.#o.owner);
     const attempt = async (waiting: boolean): Promise<Attempt> => {
       const sentAt = performance.now();

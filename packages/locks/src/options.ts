@@ -150,7 +150,7 @@ export function checkName(name: unknown, field = 'key'): string {
 export function resolveAcquireOptions(
   options: AcquireOptions | undefined,
   service: ResolvedServiceOptions,
-  defaults: { waitMs?: number; watchdog: boolean },
+  defaults: { waitMs?: number; forceWaitMs?: boolean; watchdog: boolean },
 ): ResolvedAcquireOptions {
   const o = options ?? {};
   if (typeof o !== 'object' || o === null) {
@@ -158,7 +158,10 @@ export function resolveAcquireOptions(
   }
   const ttlMs = o.ttlMs ?? service.ttlMs;
   assertTtl(ttlMs, 'ttlMs', 'locks');
-  const waitMs = checkWait(o.waitMs ?? defaults.waitMs ?? service.waitMs, 'waitMs');
+  const waitMs =
+    defaults.forceWaitMs && defaults.waitMs !== undefined
+      ? defaults.waitMs
+      : checkWait(o.waitMs ?? defaults.waitMs ?? service.waitMs, 'waitMs');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new ValidationError(`${PKG} signal must be an AbortSignal`, { field: 'signal' });
   }

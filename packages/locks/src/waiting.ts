@@ -54,6 +54,11 @@ export async function acquireOrWait(
   const { signal } = plan;
   signal?.throwIfAborted();
   const started = performance.now();
+  if (plan.waitMs === 0 && signal === undefined) {
+    // tryAcquire: one attempt, nothing to wait for or abort
+    const once = await plan.attempt(false);
+    return once.acquired ? once : null;
+  }
   let result = await plan.attempt(plan.waitMs > 0);
   if (signal?.aborted) {
     if (result.acquired) void plan.abandon().catch(ignore);

@@ -1,7 +1,6 @@
 import { isRedbrickError } from '@redbrick/core';
-import type { RedisServerHandle } from '@redbrick/testkit';
-import { sleep, type World, worldTargets } from '@redbrick/testkit';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeFaults, sleep } from '@redbrick/testkit';
+import { expect, it } from 'vitest';
 import { type LockLostError, Mutex } from '../src/index.js';
 
 /*
@@ -11,70 +10,57 @@ import { type LockLostError, Mutex } from '../src/index.js';
  * lost instead of silently continuing. Memory cannot die; its closed
  * backend failing fast is in the behaviour suite.
  */
-describe.each(worldTargets({ prefix: 'locks' }).filter((t) => t.name !== 'memory'))(
-  'Redis killed on $name',
-  (t) => {
-    let world: World;
-    let servers: RedisServerHandle[];
-    beforeEach(async () => {
-      world = await t.open();
-      servers = await world.servers();
+describeFaults('Redis killed', { prefix: 'locks' }, (ctx, t) => {
+  it('acquire fails fast with BACKEND_UNAVAILABLE and watchdog-held locks report lost', async () => {
+    const { world, servers } = ctx;
+    const backend = await world.client({ redis: { commandTimeoutMs: 500 } });
+    const mutex = new Mutex({ backend, ttlMs: 600 });
+    const lost: LockLostError[] = [];
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
     });
-    afterEach(async () => {
-      await world.close();
-    });
-
-    it('acquire fails fast with BACKEND_UNAVAILABLE and watchdog-held locks report lost', async () => {
-      expect(servers.length).toBeGreaterThan(0);
-      const backend = await world.client({ redis: { commandTimeoutMs: 500 } });
-      const mutex = new Mutex({ backend, ttlMs: 600 });
-      const lost: LockLostError[] = [];
-      let entered: () => void = () => undefined;
-      const inside = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      let abortedAfterMs = -1;
-      const killedAt = { ms: 0 };
-      const critical = mutex
-        .withLock(
-          'job',
-          async (lease) => {
-            entered();
-            await new Promise<void>((resolve) => {
-              lease.signal.addEventListener('abort', () => resolve(), { once: true });
-              setTimeout(resolve, 8000);
-            });
-            abortedAfterMs = lease.signal.aborted ? performance.now() - killedAt.ms : -1;
-          },
-          { onLost: (e) => void lost.push(e) },
-        )
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-      await inside;
-      await sleep(300); // the watchdog has extended at least once
-
-      killedAt.ms = performance.now();
-      await Promise.all(servers.map((s) => s.kill()));
-
-      const started = performance.now();
-      const error = await mutex.acquire('other', { waitMs: 30_000 }).catch((e: unknown) => e);
-      const failedAfter = performance.now() - started;
-      expect(isRedbrickError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
-      expect(failedAfter).toBeLessThan(3000);
-
-      const outcome = await critical;
-      console.log(
-        `[${t.name}] after the kill: acquire failed in ${failedAfter.toFixed(0)} ms (${(error as Error).message}); the held lock was reported lost after ${abortedAfterMs.toFixed(0)} ms`,
+    let abortedAfterMs = -1;
+    const killedAt = { ms: 0 };
+    const critical = mutex
+      .withLock(
+        'job',
+        async (lease) => {
+          entered();
+          await new Promise<void>((resolve) => {
+            lease.signal.addEventListener('abort', () => resolve(), { once: true });
+            setTimeout(resolve, 8000);
+          });
+          abortedAfterMs = lease.signal.aborted ? performance.now() - killedAt.ms : -1;
+        },
+        { onLost: (e) => void lost.push(e) },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
       );
-      expect(isRedbrickError(outcome, 'LOCK_LOST')).toBe(true);
-      expect(lost).toHaveLength(1);
-      // Lost no later than one TTL after the last extension that got through.
-      expect(abortedAfterMs).toBeGreaterThan(0);
-      expect(abortedAfterMs).toBeLessThan(1500);
+    await inside;
+    await sleep(300); // the watchdog has extended at least once
 
-      await Promise.all(servers.map((s) => s.restart()));
-    }, 60_000);
-  },
-);
+    killedAt.ms = performance.now();
+    await Promise.all(servers.map((s) => s.kill()));
+
+    const started = performance.now();
+    const error = await mutex.acquire('other', { waitMs: 30_000 }).catch((e: unknown) => e);
+    const failedAfter = performance.now() - started;
+    expect(isRedbrickError(error, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect(failedAfter).toBeLessThan(3000);
+
+    const outcome = await critical;
+    console.log(
+      `[${t.name}] after the kill: acquire failed in ${failedAfter.toFixed(0)} ms (${(error as Error).message}); the held lock was reported lost after ${abortedAfterMs.toFixed(0)} ms`,
+    );
+    expect(isRedbrickError(outcome, 'LOCK_LOST')).toBe(true);
+    expect(lost).toHaveLength(1);
+    // Lost no later than one TTL after the last extension that got through.
+    expect(abortedAfterMs).toBeGreaterThan(0);
+    expect(abortedAfterMs).toBeLessThan(1500);
+
+    await Promise.all(servers.map((s) => s.restart()));
+  }, 60_000);
+});

@@ -59,6 +59,28 @@ describe.each(worldTargets({ prefix: 'locks' }))('Mutex on $name', (t) => {
     expect(other?.fence).toBe(1);
   });
 
+  it('a lease nobody watches (no watchdog, onLost or signal) still reports running out', async () => {
+    const mutex = new Mutex({ backend: world.backend });
+    const quiet = await mutex.acquire('quiet', { ttlMs: 60 });
+    const watched = await mutex.acquire('watched', { ttlMs: 60 });
+    const signal = watched.signal;
+    expect(signal.aborted).toBe(false);
+    await sleep(150);
+    // the read signal aborted on its own, at expiry
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toMatchObject({ code: 'LOCK_LOST' });
+    // the unwatched lease notices when looked at, with the same outcome
+    expect(quiet.held).toBe(false);
+    expect(quiet.lost).toBe(true);
+    expect(quiet.lostError?.message).toMatch(/ran out after 60 ms/);
+    expect(quiet.signal.aborted).toBe(true);
+    const late = await mutex.acquire('late', { ttlMs: 60 });
+    await sleep(150);
+    await late.release();
+    expect(late.lost).toBe(true);
+    expect(late.released).toBe(false);
+  });
+
   it('never deletes another owner’s lock on a wrong or expired token', async () => {
     const mutex = new Mutex({ backend: world.backend });
     const rival = new Mutex({ backend: await world.client() });

@@ -12,7 +12,8 @@ import { startWorker } from './support/processes.js';
  * append "enter"/"exit" lines to a log with O_APPEND writes. On Redis and
  * Cluster the workers are separate processes (4 × 2 lanes); the memory
  * backend lives in one process, so there the lanes are async tasks on
- * several Mutex instances.
+ * 4 Mutex instances, each on its own client of the world (on shared-memory:
+ * 4 IPC clients of the host, whose config cannot reach another process).
  */
 
 const PROCESSES = 4;
@@ -64,12 +65,11 @@ describe.each(worldTargets({ prefix: 'locks' }))('mutual exclusion on $name', (t
     writeFileSync(logFile, '');
     const key = 'shared-counter';
 
-    if (t.name === 'memory') {
+    if (t.name === 'memory' || t.name === 'shared-memory') {
       const { appendFileSync } = await import('node:fs');
-      const mutexes = [
-        new Mutex({ backend: world.backend }),
-        new Mutex({ backend: world.backend }),
-      ];
+      const mutexes = await Promise.all(
+        Array.from({ length: PROCESSES }, async () => new Mutex({ backend: await world.client() })),
+      );
       await Promise.all(
         Array.from({ length: PROCESSES * LANES }, async (_, w) => {
           const mutex = mutexes[w % mutexes.length] as Mutex;

@@ -224,6 +224,55 @@ describe('shared-memory when the host is gone', () => {
   });
 });
 
+describe('shared-memory with many clients on one channel', () => {
+  it('25 clients share one set of listeners (no MaxListenersExceededWarning); each gets its own replies and hears the host go', async () => {
+    const child = await forkHost();
+    children.push(child);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const events = ['message', 'exit', 'disconnect', 'close'] as const;
+    const before = events.map((e) => child.listenerCount(e));
+    try {
+      const clients = Array.from({ length: 25 }, (_, i) =>
+        createSharedMemoryBackend({ channel: child, keyPrefix: `c${i}`, commandTimeoutMs: 10_000 }),
+      );
+      // One listener per event for all 25 (a listener each would pass Node's limit of 10).
+      expect(events.map((e) => child.listenerCount(e))).toEqual(before.map((n) => n + 1));
+      const results = await Promise.all(clients.map((c, i) => c.incrBy('n', i + 1)));
+      expect(results).toEqual(clients.map((_, i) => i + 1));
+      // Closing some leaves the others working on the same listeners.
+      await Promise.all(clients.slice(0, 20).map((c) => c.close()));
+      expect(events.map((e) => child.listenerCount(e))).toEqual(before.map((n) => n + 1));
+      const rest = clients.slice(20);
+      expect(await Promise.all(rest.map((c) => c.get('n')))).toEqual([
+        '21',
+        '22',
+        '23',
+        '24',
+        '25',
+      ]);
+      // The host dying reaches every remaining client through the one shared listener.
+      const states: string[] = [];
+      for (const c of rest) c.onConnectionChange((s) => states.push(s));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      await until('every client heard the host go', () => states.length === rest.length);
+      expect(states).toEqual(rest.map(() => 'down'));
+      for (const c of rest) expect((await rejection(c.get('n'))).code).toBe('BACKEND_UNAVAILABLE');
+      await Promise.all(rest.map((c) => c.close()));
+      // The last client out removes the listeners.
+      expect(child.listenerCount('message')).toBe(before[0]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('shared-memory scripts and values', () => {
   let child: ChildProcess;
   let backend: Backend;

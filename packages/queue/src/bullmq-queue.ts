@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   BackendUnavailableError,
   ClosedError,
-  MissingDependencyError,
+  importOptional,
+  isRedbrickError,
   type RedisConnectionSource,
 } from '@redbrick/core';
 import type * as BullMQ from 'bullmq';
@@ -22,25 +20,33 @@ let loaded: Promise<BullModule> | undefined;
 
 /** BullMQ is an optional peer: loaded on first use of a Redis-backed queue only. */
 function loadBullMQ(): Promise<BullModule> {
-  loaded ??= (async () => {
-    const specifier: string = 'bullmq';
-    try {
-      return (await import(specifier)) as BullModule;
-    } catch (error) {
-      try {
-        const resolved = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
-        return (await import(pathToFileURL(resolved).href)) as BullModule;
-      } catch {
-        throw new MissingDependencyError('bullmq', 'A queue on a Redis backend (BullMQ)', {
-          cause: error,
-        });
-      }
-    }
-  })();
+  // A variable specifier keeps bundlers and tsc from resolving the optional peer eagerly.
+  loaded ??= importOptional<BullModule>(
+    'bullmq',
+    'A queue on a Redis backend (BullMQ)',
+    (s) => import(s),
+  );
   loaded.catch(() => {
     loaded = undefined;
   });
   return loaded;
+}
+
+/** Rejects with `BACKEND_UNAVAILABLE` when `work` has not settled within `ms` (it may still run). */
+function bounded<R>(work: Promise<R>, ms: number, what: string, name: string): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BackendUnavailableError(
+            `${PKG} ${what} on queue "${name}" did not complete within callTimeoutMs (${ms} ms): Redis is unreachable or too slow. The call may still run once Redis is back; a jobId makes a retried enqueue safe`,
+          ),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 const STATES: Record<string, JobState> = {
@@ -181,10 +187,12 @@ export function bullmqDriver(
 
   const call = async <R>(what: string, fn: (q: BullMQ.Queue) => Promise<R>): Promise<R> => {
     open();
-    const q = await queue;
     try {
-      return await fn(q);
+      // The queue's own start (waiting for Redis) counts against the deadline too.
+      const work = queue.then(fn);
+      return o.callTimeoutMs > 0 ? await bounded(work, o.callTimeoutMs, what, o.name) : await work;
     } catch (error) {
+      if (isRedbrickError(error)) throw error;
       if (
         /Connection is closed|ECONNREFUSED|ECONNRESET|timed out|Stream isn't writeable/i.test(
           String(error),
@@ -203,8 +211,7 @@ export function bullmqDriver(
 
   return {
     async ready() {
-      open();
-      await queue;
+      await call('ready', async () => undefined);
       if (listeners.size > 0) await startEvents();
     },
     enqueue: (data, opts) =>

@@ -157,9 +157,15 @@ class State {
       if (top.job.state === 'delayed' && top.job.availableAt === top.at) this.toWaiting(top.job);
     }
     let next = this.delayed.peek()?.at ?? Number.POSITIVE_INFINITY;
-    for (const job of [...this.active]) {
-      if (job.lockUntil <= now) this.stall(job);
-      else next = Math.min(next, job.lockUntil);
+    // Every lock lasts lockDurationMs from when its job was taken, so the active set (in
+    // insertion order) is ordered by lock deadline: stall the expired ones at the front, then
+    // stop at the first live one. A pump costs O(stalled jobs), not O(active jobs).
+    for (const job of this.active) {
+      if (job.lockUntil > now) {
+        next = Math.min(next, job.lockUntil);
+        break;
+      }
+      this.stall(job);
     }
     for (const worker of this.workers) worker.fill();
     this.arm(next);
@@ -625,7 +631,7 @@ export function memoryDriver(o: ResolvedQueueOptions<unknown>): Driver {
     async retry(jobId) {
       open();
       const job = state.jobs.get(jobId);
-      if (!job || job.state !== 'failed') return false;
+      if (job?.state !== 'failed') return false;
       state.failed.delete(job);
       state.toWaiting(job);
       job.attempts = Math.max(job.attempts, job.attemptsMade + 1);

@@ -41,6 +41,19 @@ export interface QueueOptions<T> {
   stalledIntervalMs?: number;
   /** Stalls a job may survive before it fails. @default 1 */
   maxStalledCount?: number;
+  /**
+   * How long a call on the queue (`enqueue`, `counts`, `getJob`, `pause`, …)
+   * waits for Redis before it rejects with `BACKEND_UNAVAILABLE`, in ms.
+   * BullMQ's connections wait out an outage (they queue commands until
+   * Redis is back), so without a bound a call made while Redis is down
+   * would wait for as long as the outage lasts. A call that timed out may
+   * still run once Redis is back: give jobs a `jobId` to make a retried
+   * enqueue safe. `0` waits as long as it takes. Workers are not affected:
+   * they always wait for Redis and resume on their own. In memory, calls
+   * never wait.
+   * @default 10000
+   */
+  callTimeoutMs?: number;
   /** Where warnings go (e.g. an eviction policy unsafe for queues). @default process.emitWarning */
   onWarning?: (message: string) => void;
 }
@@ -57,6 +70,7 @@ export interface ResolvedQueueOptions<T> {
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
+  callTimeoutMs: number;
   onWarning: (message: string) => void;
 }
 
@@ -115,6 +129,8 @@ export function resolveQueueOptions<T>(options: QueueOptions<T>): ResolvedQueueO
   assertInteger(stalledIntervalMs, 'stalledIntervalMs', { min: 10, pkg: 'queue' });
   const maxStalledCount = options.maxStalledCount ?? 1;
   assertInteger(maxStalledCount, 'maxStalledCount', { min: 0, pkg: 'queue' });
+  const callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  assertInteger(callTimeoutMs, 'callTimeoutMs', { min: 0, pkg: 'queue' });
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new ValidationError(`${PKG} onWarning must be a function`, { field: 'onWarning' });
   }
@@ -135,6 +151,7 @@ export function resolveQueueOptions<T>(options: QueueOptions<T>): ResolvedQueueO
     lockDurationMs,
     stalledIntervalMs,
     maxStalledCount,
+    callTimeoutMs,
     onWarning: options.onWarning ?? ((message) => process.emitWarning(message, 'RedbrickQueue')),
   };
 }

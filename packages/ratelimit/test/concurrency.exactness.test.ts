@@ -98,7 +98,7 @@ class Worker {
   }
 }
 
-const remotes = testTargets().filter((t) => t.name !== 'memory');
+const remotes = testTargets().filter((t) => t.name === 'redis' || t.name === 'cluster');
 
 // processes share state only through Redis (in-process concurrency on memory: limiter.behaviour)
 describe.runIf(remotes.length > 0)('processes hammering one key', () => {

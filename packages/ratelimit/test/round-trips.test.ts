@@ -21,7 +21,7 @@ interface Node {
   port: number;
 }
 
-const remotes = testTargets().filter((t) => t.name !== 'memory');
+const remotes = testTargets().filter((t) => t.name === 'redis' || t.name === 'cluster');
 
 describe('memory', () => {
   it('one script run per decision, none from the deny cache', async () => {

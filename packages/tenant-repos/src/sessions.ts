@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Backend,
+  ConflictError,
   defineScript,
   json,
   key,
@@ -234,9 +235,8 @@ export class Sessions<T = unknown> {
       );
       if (written >= 0) return written === 1;
     }
-    throw new ValidationError(
-      `[redbrick/${PKG}] update: session ${id} kept changing during ${MAX_ATTEMPTS} attempts`,
-      { field: 'sessionId' },
+    throw new ConflictError(
+      `[redbrick/${PKG}] update: session ${id} kept changing during ${MAX_ATTEMPTS} attempts; nothing was written`,
     );
   }
 

@@ -26,8 +26,36 @@ export interface TriggersOptions {
   leaseMs?: number;
   /** Most triggers claimed per poll. @default 100 */
   batchSize?: number;
-  /** Called with a handler's error (the trigger fires again after `leaseMs`). @default console.error */
+  /**
+   * Called with a handler's error (the trigger fires again after `leaseMs`),
+   * and with a failed poll (trigger `{ action: '(poll)', id: '' }`) — once per
+   * outage: while the backend stays unreachable the worker keeps polling
+   * every `pollMs` without reporting each failure again.
+   * @default a one-line `console.error` (handler errors with their stack)
+   */
   onError?: (error: unknown, trigger: FiredTrigger) => void;
+  /** Called once when polling works again after failed polls, with how many failed. @default console.error line */
+  onRecover?: (failedPolls: number) => void;
+}
+
+/** The trigger a failed poll is reported with. */
+const POLL = '(poll)';
+
+function describeError(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return typeof code === 'string' ? `${code}: ${message}` : message;
+}
+
+/** Runs a user callback; one that throws must not stop the poll loop. */
+function report(callback: () => void): void {
+  try {
+    callback();
+  } catch (error) {
+    process.emitWarning(
+      `[redbrick/tenant-repos] an onError/onRecover callback threw: ${String(error)}`,
+    );
+  }
 }
 
 /** Keys of a trigger set named `name`. */
@@ -178,6 +206,9 @@ export class Triggers {
   readonly #leaseMs: number;
   readonly #batchSize: number;
   readonly #onError: (error: unknown, trigger: FiredTrigger) => void;
+  readonly #onRecover: (failedPolls: number) => void;
+  /** Polls failed in a row (0 while polling works). */
+  #failedPolls = 0;
   readonly #handlers = new Set<TriggerHandler>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | undefined;
@@ -194,13 +225,21 @@ export class Triggers {
     assertCount(this.#batchSize, 'batchSize', 1);
     this.#backend = options.backend;
     this.#keys = triggerKeys(name);
+    const label = `[redbrick/tenant-repos] triggers "${name}"`;
     this.#onError =
       options.onError ??
-      ((error, trigger) =>
-        console.error(
-          `[redbrick/tenant-repos] trigger ${trigger.action}/${trigger.id} failed`,
-          error,
-        ));
+      ((error, trigger) => {
+        if (trigger.action === POLL) {
+          console.error(
+            `${label}: polling failed (${describeError(error)}); retrying every ${this.#pollMs} ms, reported again once it recovers`,
+          );
+        } else {
+          console.error(`${label}: trigger ${trigger.action}/${trigger.id} failed`, error);
+        }
+      });
+    this.#onRecover =
+      options.onRecover ??
+      ((failed) => console.error(`${label}: polling works again after ${failed} failed poll(s)`));
   }
 
   /** Schedules `action` for `id` to fire in `inMs` ms (server clock). Rescheduling replaces the due time. */
@@ -268,7 +307,7 @@ export class Triggers {
         await this.#backend.zrem(this.#keys.claimed, member);
         fired++;
       } catch (error) {
-        this.#onError(error, trigger);
+        report(() => this.#onError(error, trigger));
       }
     }
     return fired;
@@ -287,9 +326,18 @@ export class Triggers {
       this.#timer = undefined;
       this.#running = this.poll()
         .then(
-          (n) => n,
+          (n) => {
+            if (this.#failedPolls > 0) {
+              const failed = this.#failedPolls;
+              this.#failedPolls = 0;
+              report(() => this.#onRecover(failed));
+            }
+            return n;
+          },
           (error: unknown) => {
-            this.#onError(error, { action: '(poll)', id: '' });
+            // One report per outage, not one per poll.
+            if (this.#failedPolls++ === 0)
+              report(() => this.#onError(error, { action: POLL, id: '' }));
             return 0;
           },
         )

@@ -1,5 +1,6 @@
 import {
   type Backend,
+  ConflictError,
   defineScript,
   escapeGlob,
   type FieldCodec,
@@ -542,9 +543,8 @@ export class Users<S extends FieldSpec> {
       const result = await this.#backend.run(usersWriteScript, keys, args);
       if (result !== -1) return result;
     }
-    throw new ValidationError(
-      `[redbrick/${PKG}] user "${userId}": indexed fields kept changing during ${MAX_ATTEMPTS} attempts`,
-      { field: 'userId' },
+    throw new ConflictError(
+      `[redbrick/${PKG}] user "${userId}": indexed fields kept changing during ${MAX_ATTEMPTS} attempts; nothing was written`,
     );
   }
 }

@@ -75,3 +75,55 @@ describe.each(worldTargets({ prefix: 'tr' }))('Triggers on $name', (repo) => {
     expect(new Set(seen).size).toBe(100);
   });
 });
+
+describe.each(worldTargets({ prefix: 'tr' }).filter((t) => t.name === 'redis'))(
+  'Triggers with Redis killed on $name',
+  (repo) => {
+    it('reports a polling outage once (and its recovery once), then fires again', {
+      timeout: 30_000,
+    }, async () => {
+      await using world = await repo.open();
+      const [server] = await world.servers();
+      if (!server) throw new Error('no throwaway server to kill');
+      const backend = await world.client({ redis: { commandTimeoutMs: 300 } });
+      const errors: Array<{ trigger: FiredTrigger; code: unknown }> = [];
+      const recoveries: number[] = [];
+      const triggers = new Triggers({
+        backend,
+        pollMs: 20,
+        // Poll failures only: a trigger whose handler ran just before the kill may also fail to be
+        // marked done (it fires again after its lease), which is reported per trigger.
+        onError: (error, trigger) => {
+          if (trigger.action === '(poll)')
+            errors.push({ trigger, code: (error as { code?: unknown }).code });
+        },
+        onRecover: (failed) => recoveries.push(failed),
+      });
+      const fired: string[] = [];
+      triggers.onFire((t) => {
+        fired.push(t.id);
+      });
+      try {
+        await triggers.schedule('a', 'before', { inMs: 0 });
+        await until('the first trigger', () => fired.includes('before'));
+
+        for (let outage = 1; outage <= 2; outage++) {
+          await server.kill();
+          // ~25 polls at 20 ms fail during this wait; one report
+          await sleep(600);
+          expect(errors, JSON.stringify({ errors, recoveries })).toHaveLength(outage);
+          expect(errors[outage - 1]?.trigger).toEqual({ action: '(poll)', id: '' });
+          expect(errors[outage - 1]?.code).toBe('BACKEND_UNAVAILABLE');
+          await server.restart();
+          await until(`recovery ${outage} reported`, () => recoveries.length === outage, 15_000);
+          expect(recoveries[outage - 1]).toBeGreaterThan(5);
+          await triggers.schedule('a', `after-${outage}`, { inMs: 0 });
+          await until(`trigger after outage ${outage}`, () => fired.includes(`after-${outage}`));
+        }
+        expect(errors, JSON.stringify({ errors, recoveries })).toHaveLength(2);
+      } finally {
+        await triggers.close();
+      }
+    });
+  },
+);

@@ -1,3 +1,4 @@
+import type { Backend } from '@redbrick/core';
 import { counted, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -239,5 +240,88 @@ describe.each(worldTargets({ prefix: 'tr' }))('Users on $name', (repo) => {
     // written by a repository without the field schema: reported on read
     await users.upsert('p2', { age: 2.5 });
     await expect(checked.get('p2')).rejects.toMatchObject({ code: 'VALIDATION', field: 'age' });
+  });
+});
+
+describe.each(worldTargets({ prefix: 'tr' }))('Users under endless contention on $name', (repo) => {
+  it('gives up with CONFLICT after its attempts, having written nothing', async () => {
+    await using world = await repo.open();
+    const options = { tenant: 'acme', fields: spec, indexed: ['email'] as const };
+    const rival = new Users({ ...options, backend: await world.client() });
+    await rival.upsert('u1', { email: 'start@x' });
+    let rivalWrites = 0;
+    // Every time this writer has read the indexed field, a rival writer on another connection
+    // changes it (real writes on the real backend), so every optimistic attempt is stale.
+    const meddle = (b: Backend): Backend =>
+      new Proxy(b, {
+        get(target, prop) {
+          if (prop === 'scoped') {
+            return (...parts: Parameters<Backend['scoped']>) => meddle(target.scoped(...parts));
+          }
+          if (prop === 'hmget') {
+            return async (...args: Parameters<Backend['hmget']>) => {
+              const read = await target.hmget(...args);
+              await rival.upsert('u1', { email: `rival-${rivalWrites++}@x` });
+              return read;
+            };
+          }
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const users = new Users({ ...options, backend: meddle(world.backend) });
+    const failure = await users.upsert('u1', { email: 'mine@x' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 'CONFLICT' });
+    expect(String((failure as Error).message)).toMatch(/kept changing.*nothing was written/);
+    expect(rivalWrites).toBeGreaterThan(10);
+    expect(await users.findByField('email', 'mine@x')).toEqual([]);
+    expect((await rival.get('u1'))?.email).toBe(`rival-${rivalWrites - 1}@x`);
+  });
+});
+
+describe.each(worldTargets({ prefix: 'tr' }))('Users under real contention on $name', (repo) => {
+  it('writers racing on one indexed field either win or fail with CONFLICT; the index stays exact', {
+    timeout: 60_000,
+  }, async () => {
+    await using world = await repo.open();
+    const options = { tenant: 'acme', fields: spec, indexed: ['email'] as const };
+    // Four clients (four connections on Redis), 200 concurrent writers of the same user's email.
+    const clients = await Promise.all(
+      Array.from(
+        { length: 4 },
+        async () => new Users({ ...options, backend: await world.client() }),
+      ),
+    );
+    await clients[0]?.upsert('u1', { email: 'start@x' });
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (clients[i % clients.length] as (typeof clients)[number])
+          .upsert('u1', { email: `w${i}@x` })
+          .then(
+            () => ({ i, code: 'OK' }),
+            (error: unknown) => ({ i, code: String((error as { code?: unknown }).code) }),
+          ),
+      ),
+    );
+    const codes = new Set(outcomes.map((o) => o.code));
+    const conflicts = outcomes.filter((o) => o.code === 'CONFLICT').length;
+    // Only two outcomes: written, or CONFLICT (never VALIDATION or another code).
+    expect(
+      [...codes].filter((c) => c !== 'OK' && c !== 'CONFLICT'),
+      JSON.stringify(outcomes),
+    ).toEqual([]);
+    expect(conflicts, `${conflicts} of 200 writers gave up`).toBeGreaterThan(0);
+    const users = clients[0] as (typeof clients)[number];
+    const final = (await users.get('u1'))?.email;
+    // The stored value is one a winner wrote, and it is the only index entry of the user.
+    const winners = new Set(outcomes.filter((o) => o.code === 'OK').map((o) => `w${o.i}@x`));
+    expect(winners.has(String(final))).toBe(true);
+    expect(await users.findByField('email', String(final))).toHaveLength(1);
+    for (const other of ['start@x', ...[...winners].filter((w) => w !== final).slice(0, 20)]) {
+      expect(await users.findByField('email', other)).toEqual([]);
+    }
   });
 });

@@ -1,4 +1,8 @@
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   type Backend,
   type BackendConfig,
@@ -7,11 +11,16 @@ import {
   type RedisConfig,
 } from '@redbrick/core';
 import { afterAll } from 'vitest';
+import { track } from './servers/reaper.js';
 import { type RedisClusterHandle, startRedisCluster } from './servers/redis-cluster.js';
 import { type RedisServerHandle, startRedisServer } from './servers/redis-server.js';
 
-/** The names of the three targets every package's tests run on. */
-export type TargetName = 'memory' | 'redis' | 'cluster';
+/**
+ * The names of the targets: every package's tests run on `memory`, `redis`
+ * and `cluster`; `shared-memory` (a memory backend in a host process, used
+ * over IPC) runs only when `REDBRICK_TARGETS` names it.
+ */
+export type TargetName = 'memory' | 'redis' | 'cluster' | 'shared-memory';
 
 /** Options for one backend made on a target. */
 export interface TargetBackendOptions {
@@ -19,14 +28,17 @@ export interface TargetBackendOptions {
   keyPrefix?: string;
   /** Default TTL in ms exposed by the backend. */
   defaultTtlMs?: number;
-  /** Extra Redis options (timeouts, connections, …); ignored on the memory target. */
+  /** Extra Redis options (timeouts, connections, …); ignored on `memory` and `shared-memory`. */
   redis?: Omit<
     Partial<RedisConfig>,
     'type' | 'url' | 'cluster' | 'sentinel' | 'keyPrefix' | 'defaultTtlMs'
   >;
 }
 
-/** One place the tests run: the memory backend, one redis-server, or a 3-master cluster. */
+/**
+ * One place the tests run: the memory backend, one redis-server, a 3-master
+ * cluster, or (opt-in) a memory backend in a host process used over IPC.
+ */
 export interface TestTarget {
   readonly name: TargetName;
   /** What the conformance suite may expect from this target (`cluster`: cross-slot rules apply). */
@@ -45,7 +57,8 @@ export interface TestTarget {
   cluster(): Promise<RedisClusterHandle | undefined>;
 }
 
-const ALL: readonly TargetName[] = ['memory', 'redis', 'cluster'];
+const DEFAULT: readonly TargetName[] = ['memory', 'redis', 'cluster'];
+const ALL: readonly TargetName[] = [...DEFAULT, 'shared-memory'];
 
 /*
  * Servers are shared by every test of a test file: Vitest isolates modules per
@@ -53,6 +66,7 @@ const ALL: readonly TargetName[] = ['memory', 'redis', 'cluster'];
  */
 let redisServer: Promise<RedisServerHandle> | undefined;
 let redisCluster: Promise<RedisClusterHandle> | undefined;
+let sharedHost: Promise<ChildProcess> | undefined;
 let hookRegistered = false;
 
 function uniquePrefix(): string {
@@ -63,9 +77,15 @@ function uniquePrefix(): string {
 export async function stopTestServers(): Promise<void> {
   const server = redisServer;
   const cluster = redisCluster;
+  const host = sharedHost;
   redisServer = undefined;
   redisCluster = undefined;
+  sharedHost = undefined;
   hookRegistered = false;
+  host?.then(
+    (child) => child.kill('SIGKILL'),
+    () => undefined,
+  );
   await Promise.all([
     server?.then(
       (s) => s.stop(),
@@ -112,6 +132,56 @@ function memoryTarget(): TestTarget {
     capabilities: { cluster: false },
     config,
     make: async (options) => createBackend(await config(options)),
+    server: async () => undefined,
+    cluster: async () => undefined,
+  };
+}
+
+type SharedClientFactory = (options: {
+  channel: ChildProcess;
+  commandTimeoutMs: number;
+  keyPrefix?: string;
+  defaultTtlMs?: number;
+}) => Backend;
+
+/** The host of this test file's shared-memory target: a child process, forked on first use. */
+function sharedMemoryHost(): Promise<ChildProcess> {
+  sharedHost ??= new Promise<ChildProcess>((resolve, reject) => {
+    const entry = fileURLToPath(new URL('./shared-memory-host.js', import.meta.url));
+    const child = fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    track(child);
+    child.once('message', () => resolve(child));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`the shared-memory host exited (${signal ?? code}) before it was ready`)),
+    );
+  });
+  return sharedHost;
+}
+
+/** Loads the shared-memory client from the package under test's dev dependencies (see world.ts). */
+async function sharedClientFactory(): Promise<SharedClientFactory> {
+  const specifier = '@redbrick/memory-backend';
+  const resolved = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
+  const mod = (await import(pathToFileURL(resolved).href)) as {
+    createSharedMemoryBackend: SharedClientFactory;
+  };
+  return mod.createSharedMemoryBackend;
+}
+
+function sharedMemoryTarget(): TestTarget {
+  const config = async (options: TargetBackendOptions = {}): Promise<BackendConfig> => ({
+    type: 'shared-memory',
+    commandTimeoutMs: 10_000,
+    ...common(options),
+  });
+  return {
+    name: 'shared-memory',
+    capabilities: { cluster: false },
+    config,
+    make: async (options = {}) => {
+      const [channel, create] = await Promise.all([sharedMemoryHost(), sharedClientFactory()]);
+      return create({ channel, commandTimeoutMs: 10_000, ...common(options) });
+    },
     server: async () => undefined,
     cluster: async () => undefined,
   };
@@ -180,7 +250,11 @@ function clusterTarget(env: Record<string, string | undefined>): TestTarget {
  * throwaway 3-master Redis Cluster, or `REDIS_CLUSTER_NODES`). Servers start
  * lazily on the first `make()` and are shared by the test file; they stop
  * in an `afterAll` and, at the latest, when the test process exits.
- * `REDBRICK_TARGETS=memory,redis` narrows the set.
+ * `REDBRICK_TARGETS=memory,redis` narrows the set. `shared-memory` runs
+ * only when `REDBRICK_TARGETS` names it: a memory backend in a host child
+ * process (forked once per test file, importing the package under test so
+ * its scripts run there), used through the shared-memory client over IPC.
+ * Its `config()` describes the client but cannot carry the IPC channel.
  *
  * @example
  * describe.each(testTargets())('$name', (target) => {
@@ -210,10 +284,11 @@ export function testTargets(env: Record<string, string | undefined> = process.en
       // called outside a test file's collection phase: the exit handlers still stop the servers
     }
   }
-  const names = wanted && wanted.length > 0 ? ALL.filter((n) => wanted.includes(n)) : [...ALL];
+  const names = wanted && wanted.length > 0 ? ALL.filter((n) => wanted.includes(n)) : [...DEFAULT];
   return names.map((name) => {
     if (name === 'memory') return memoryTarget();
     if (name === 'redis') return redisTarget(env);
+    if (name === 'shared-memory') return sharedMemoryTarget();
     return clusterTarget(env);
   });
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Backend } from '@redbrick/core';
+import { afterEach, beforeEach, describe } from 'vitest';
 import type { RedisServerHandle } from './servers/redis-server.js';
 import { type TargetBackendOptions, type TestTarget, testTargets } from './targets.js';
 
@@ -18,17 +19,18 @@ export interface World {
   readonly prefix: string;
   /** The first client. */
   readonly backend: Backend;
-  /** Another client (its own connection on Redis) on the same data and prefix. */
+  /** Another client (its own connection on Redis, its own IPC client on shared-memory) on the same data and prefix. */
   client(options?: TargetBackendOptions): Promise<Backend>;
   /**
    * Lets `ms` of server time pass: on memory the backend clock jumps ahead
-   * at once (controlled time), on Redis the test really waits.
+   * at once (controlled time); on Redis and shared-memory the test really waits.
    */
   elapse(ms: number): Promise<void>;
   /**
    * The throwaway redis-server processes behind this world, for fault
-   * injection: one on `redis`, every node on `cluster`, none on memory (or
-   * when `REDIS_URL` / `REDIS_CLUSTER_NODES` point at servers the tests do not own).
+   * injection: one on `redis`, every node on `cluster`, none on memory and
+   * shared-memory (or when `REDIS_URL` / `REDIS_CLUSTER_NODES` point at
+   * servers the tests do not own).
    */
   servers(): Promise<RedisServerHandle[]>;
   close(): Promise<void>;
@@ -79,8 +81,8 @@ async function memoryFactory(): Promise<MemoryFactory> {
 
 /**
  * Opens a world on `target`. On memory every client is a scoped view of one
- * backend whose clock {@link World.elapse} moves; on Redis each client is a
- * new connection and time really passes.
+ * backend whose clock {@link World.elapse} moves; elsewhere each client is a
+ * new connection (an IPC client on shared-memory) and time really passes.
  */
 export async function openWorld(
   target: TestTarget,
@@ -136,8 +138,8 @@ export async function openWorld(
 }
 
 /**
- * The target matrix (memory, redis, cluster; `REDBRICK_TARGETS` narrows it),
- * each able to open fresh worlds.
+ * The target matrix (memory, redis, cluster; `REDBRICK_TARGETS` narrows it
+ * or selects the opt-in `shared-memory`), each able to open fresh worlds.
  *
  * @example
  * describe.each(worldTargets({ prefix: 'cache' }))('$name', (t) => {
@@ -155,6 +157,69 @@ export function worldTargets(options: OpenWorldOptions = {}): WorldTarget[] {
     target,
     open: () => openWorld(target, options),
   }));
+}
+
+/** What each test of {@link describeFaults} gets: a fresh world and the servers behind it. */
+export interface FaultContext {
+  /** This test's world (opened before it, closed after it). */
+  readonly world: World;
+  /** The throwaway servers to kill, restart or pause: one on `redis`, every node on `cluster`. */
+  readonly servers: RedisServerHandle[];
+}
+
+/**
+ * Declares fault-injection tests: a `describe` per Redis target (`redis`,
+ * `cluster`) whose servers the tests own, each test getting a fresh world
+ * and its server handles through `ctx`. Under a target filter that leaves
+ * no Redis target (e.g. `REDBRICK_TARGETS=memory`) the block is skipped as
+ * a whole instead of leaving an empty test file.
+ *
+ * @example
+ * describeFaults('Redis killed', { prefix: 'cache' }, (ctx) => {
+ *   it('fails fast', async () => {
+ *     const { world, servers } = ctx;
+ *     await Promise.all(servers.map((s) => s.kill()));
+ *     await expect(world.backend.get('k')).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+ *   });
+ * });
+ */
+export function describeFaults(
+  title: string,
+  options: OpenWorldOptions,
+  define: (ctx: FaultContext, target: WorldTarget) => void,
+): void {
+  const targets = worldTargets(options).filter((t) => t.name === 'redis' || t.name === 'cluster');
+  describe.skipIf(targets.length === 0)(title, () => {
+    describe.each(targets)('on $name', (target) => {
+      let current: { world: World; servers: RedisServerHandle[] } | undefined;
+      const ctx: FaultContext = {
+        get world() {
+          if (!current) throw new Error('describeFaults: the world is open only inside a test');
+          return current.world;
+        },
+        get servers() {
+          if (!current) throw new Error('describeFaults: the world is open only inside a test');
+          return current.servers;
+        },
+      };
+      beforeEach(async () => {
+        const world = await target.open();
+        const servers = await world.servers();
+        if (servers.length === 0) {
+          await world.close();
+          throw new Error(
+            `describeFaults: no throwaway server behind ${target.name} (REDIS_URL / REDIS_CLUSTER_NODES point at servers these tests must not kill)`,
+          );
+        }
+        current = { world, servers };
+      });
+      afterEach(async () => {
+        await current?.world.close();
+        current = undefined;
+      });
+      define(ctx, target);
+    });
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ export function liveRoutes(app: Hono<DemoEnv>, s: Services): void {
   app.get('/api/stats', async (c) => {
     const { tenant } = requireSession(c);
     const [queue, usage, checkout, recent] = await Promise.all([
-      s.documents.counts().then((counts) => ({ available: true as const, counts })),
+      s.documents.counts().then((counts) => ({ counts })),
       s.usage.board(tenant),
       s.checkout.count(tenant),
       s.events.recent(tenant),
@@ -21,7 +21,7 @@ export function liveRoutes(app: Hono<DemoEnv>, s: Services): void {
       tenant,
       streams: s.events.listeners,
       queue,
-      cache: { available: true, ...s.upstream.stats() },
+      cache: s.upstream.stats(),
       rateLimits: { ...s.limits.tally(tenant), settings: s.limits.settings },
       checkout: { count: checkout },
       usage,

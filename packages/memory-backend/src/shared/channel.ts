@@ -44,6 +44,49 @@ function isEmitter(value: unknown): value is Emitter {
   );
 }
 
+/** What one client (or host attachment) listens for on a channel. */
+interface Subscriber {
+  message(raw: unknown): void;
+  gone(): void;
+}
+
+/** The events after which the other side of a channel is gone. */
+const GONE = ['exit', 'disconnect', 'close'] as const;
+
+/**
+ * The one set of listeners on a channel, however many clients use it: a
+ * listener per client would pass Node's default of 10 listeners per event
+ * (MaxListenersExceededWarning on the ChildProcess, cluster Worker or
+ * `process`) as soon as an app or a test file opens an 11th backend on it.
+ */
+class Hub {
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #message: Handler = (raw) => {
+    for (const subscriber of this.#subscribers) subscriber.message(raw);
+  };
+  readonly #gone: Handler = () => {
+    for (const subscriber of this.#subscribers) subscriber.gone();
+  };
+
+  constructor(readonly emitter: Emitter) {
+    emitter.on('message', this.#message);
+    for (const event of GONE) emitter.on(event, this.#gone);
+  }
+
+  add(subscriber: Subscriber): () => void {
+    this.#subscribers.add(subscriber);
+    return () => {
+      if (!this.#subscribers.delete(subscriber) || this.#subscribers.size > 0) return;
+      // The last one out removes the listeners (which also un-refs `process`' channel).
+      if (hubs.get(this.emitter) === this) hubs.delete(this.emitter);
+      this.emitter.off('message', this.#message);
+      for (const event of GONE) this.emitter.off(event, this.#gone);
+    };
+  }
+}
+
+const hubs = new WeakMap<Emitter, Hub>();
+
 /** Adapts a channel; throws a ValidationError naming `field` for anything else. */
 export function link(channel: unknown, field: string): Link {
   if (!isEmitter(channel)) {
@@ -53,21 +96,21 @@ export function link(channel: unknown, field: string): Link {
     );
   }
   const emitter = channel;
-  const gone = ['exit', 'disconnect', 'close'];
   const listen = (onMessage: (raw: unknown) => void, onGone: () => void): (() => void) => {
-    const message: Handler = (raw) => onMessage(raw);
     let fired = false;
-    const lost: Handler = () => {
-      if (fired) return;
-      fired = true;
-      onGone();
-    };
-    emitter.on('message', message);
-    for (const event of gone) emitter.on(event, lost);
-    return () => {
-      emitter.off('message', message);
-      for (const event of gone) emitter.off(event, lost);
-    };
+    let hub = hubs.get(emitter);
+    if (hub === undefined) {
+      hub = new Hub(emitter);
+      hubs.set(emitter, hub);
+    }
+    return hub.add({
+      message: onMessage,
+      gone: () => {
+        if (fired) return;
+        fired = true;
+        onGone();
+      },
+    });
   };
   const port = channel as { postMessage?: unknown; send?: unknown; connected?: unknown };
   if (typeof port.postMessage === 'function') {

@@ -105,7 +105,11 @@ export interface Cache<V = unknown> extends AsyncDisposable {
   stats(): CacheStats;
   /** Listens; returns the unsubscribe function. */
   on<E extends keyof CacheEvents>(event: E, listener: Listener<E>): () => void;
-  /** Resolves once cross-instance invalidation is subscribed. */
+  /**
+   * Resolves once cross-instance invalidation is subscribed. A failed
+   * subscription is retried in the background, so while Redis is
+   * unreachable this waits for it; `close()` settles it.
+   */
   ready(): Promise<void>;
   /** Backend round-trip latency in ms. */
   ping(): Promise<number>;
@@ -118,6 +122,9 @@ const DEFAULT_TTL_MS = 60_000;
 const DEFAULT_BACKEND_TIMEOUT_MS = 1000;
 const DEFAULT_LOCK_TTL_MS = 10_000;
 const LOCK_POLL_MS = 20;
+/** Backoff between attempts to subscribe to the invalidation channel. */
+const SUBSCRIBE_RETRY_MIN_MS = 100;
+const SUBSCRIBE_RETRY_MAX_MS = 2000;
 const STORAGE_KEY_MEMO = 10_000;
 
 interface Shared {
@@ -138,7 +145,19 @@ interface Shared {
   counters: Omit<CacheStats, 'hitRate'>;
   listeners: { [E in keyof CacheEvents]: Set<Listener<E>> };
   inflight: Map<string, Promise<unknown>>;
+  /** Settles (never rejects) with the invalidation subscription once one attempt has succeeded. */
   subscription: Promise<Subscription | undefined>;
+  /** Settles after the first subscription attempt, whether it succeeded or not. */
+  firstAttempt: Promise<void>;
+  /**
+   * L1 answers reads and is filled only while invalidations can reach it:
+   * the backend connected and the invalidation channel subscribed (always
+   * without cross-instance invalidation). Otherwise an L1 entry only stands
+   * in for a backend that cannot answer.
+   */
+  coherent: boolean;
+  /** Stops retrying the subscription (on close); `subscription` then settles empty. */
+  stopRetrying: () => void;
   offConnection: () => void;
   closed: boolean;
   /** Bumped by every invalidation received: an L2 read that overlapped one is not kept in L1. */
@@ -280,39 +299,91 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
     listeners: { hit: new Set(), miss: new Set(), stale: new Set(), error: new Set() },
     inflight: new Map(),
     subscription: Promise.resolve(undefined),
+    firstAttempt: Promise.resolve(),
+    coherent: true,
+    stopRetrying: () => {},
     offConnection: () => {},
     closed: false,
     generation: 0,
   };
   if (shared.invalidation && l1) {
-    shared.subscription = backend
-      .subscribe(shared.channel, (raw) => {
-        let message: Message;
-        try {
-          message = JSON.parse(raw) as Message;
-        } catch {
-          return;
-        }
-        if (message.s === shared.instanceId) return;
-        shared.generation++;
-        if (message.p !== undefined) l1.deletePrefix(message.p);
-        if (message.k) for (const k of message.k) l1.delete(k);
-      })
-      .catch((error: unknown) => {
-        shared.counters.errors++;
-        emit(shared, 'error', { key: undefined, error, operation: 'subscribe' });
-        return undefined;
-      });
-    // Invalidations sent while the connection was down are lost: start L1 afresh after a reconnect.
-    let wasDown = false;
+    const onMessage = (raw: string) => {
+      let message: Message;
+      try {
+        message = JSON.parse(raw) as Message;
+      } catch {
+        return;
+      }
+      if (message.s === shared.instanceId) return;
+      shared.generation++;
+      if (message.p !== undefined) l1.deletePrefix(message.p);
+      if (message.k) for (const k of message.k) l1.delete(k);
+    };
+    // Retried until it succeeds (a cache created while Redis is down or slow). L1 is filled
+    // while the first attempt is in flight (as the subscription lands within a round trip);
+    // once an attempt has failed, L1 is emptied and keeps nothing until a later one succeeds,
+    // since no invalidation could reach it.
+    let subscribed = true;
+    let connected = backend.isConnected;
+    const update = () => {
+      shared.coherent = subscribed && connected;
+    };
+    update();
+    let settleFirst!: () => void;
+    shared.firstAttempt = new Promise<void>((resolve) => {
+      settleFirst = resolve;
+    });
+    shared.subscription = new Promise<Subscription | undefined>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      shared.stopRetrying = () => {
+        if (timer === undefined) return;
+        clearTimeout(timer);
+        timer = undefined;
+        resolve(undefined);
+      };
+      const attempt = (delayMs: number): void => {
+        timer = undefined;
+        backend.subscribe(shared.channel, onMessage).then(
+          (subscription) => {
+            if (!subscribed) {
+              shared.generation++;
+              l1.deletePrefix('');
+              subscribed = true;
+              update();
+            }
+            settleFirst();
+            resolve(subscription);
+          },
+          (error: unknown) => {
+            subscribed = false;
+            update();
+            shared.generation++;
+            l1.deletePrefix('');
+            shared.counters.errors++;
+            emit(shared, 'error', { key: undefined, error, operation: 'subscribe' });
+            settleFirst();
+            if (shared.closed) {
+              resolve(undefined);
+              return;
+            }
+            timer = setTimeout(attempt, delayMs, Math.min(delayMs * 2, SUBSCRIBE_RETRY_MAX_MS));
+            timer.unref?.();
+          },
+        );
+      };
+      attempt(SUBSCRIBE_RETRY_MIN_MS);
+    });
+    // Invalidations sent while the connection (or the subscriber's) was down are lost: while it
+    // is, L1 only stands in for a backend that cannot answer; after it, L1 starts afresh.
     shared.offConnection = backend.onConnectionChange((state: ConnectionState) => {
       if (state === 'ready') {
-        if (wasDown) {
+        if (!connected) {
           shared.generation++;
           l1.deletePrefix('');
         }
-        wasDown = false;
-      } else wasDown = true;
+        connected = true;
+      } else connected = false;
+      update();
     });
   }
   return new TwoTierCache<V>(shared, buildKey('cache', name), true);
@@ -419,7 +490,12 @@ class TwoTierCache<V> implements Cache<V> {
       this.shared.graceMs,
       stored.length * 2,
     );
-    if (this.shared.l1 && generation === this.shared.generation && entry.staleUntil > Date.now()) {
+    if (
+      this.shared.l1 &&
+      this.shared.coherent &&
+      generation === this.shared.generation &&
+      entry.staleUntil > Date.now()
+    ) {
       this.shared.l1.set(sk, entry);
     }
     return entry;
@@ -431,7 +507,7 @@ class TwoTierCache<V> implements Cache<V> {
     const sk = this.storageKey(k);
     const now = Date.now();
     const cached = this.shared.l1?.get(sk, now);
-    if (cached !== undefined && cached.expiresAt > now) {
+    if (cached !== undefined && cached.expiresAt > now && this.shared.coherent) {
       this.hit(k, 'l1');
       return cached.value as V;
     }
@@ -463,7 +539,7 @@ class TwoTierCache<V> implements Cache<V> {
     const sk = this.storageKey(k);
     const now = Date.now();
     let entry = this.shared.l1?.get(sk, now);
-    if (entry === undefined || entry.expiresAt <= now) {
+    if (entry === undefined || entry.expiresAt <= now || !this.shared.coherent) {
       try {
         entry = await this.readL2(k, sk);
       } catch (error) {
@@ -557,7 +633,7 @@ class TwoTierCache<V> implements Cache<V> {
     }
     this.shared.counters.sets++;
     this.shared.generation++; // a read of the old value still in flight must not land in L1
-    this.shared.l1?.set(sk, entry);
+    if (this.shared.coherent) this.shared.l1?.set(sk, entry);
     await this.publish({ k: [sk] });
     return entry;
   }
@@ -591,12 +667,15 @@ class TwoTierCache<V> implements Cache<V> {
     this.checkOpen();
     const sk = this.storageKey(k);
     const now = Date.now();
+    const coherent = this.shared.coherent;
     const cached = this.shared.l1?.get(sk, now);
-    if (cached !== undefined && cached.expiresAt > now) {
+    if (cached !== undefined && cached.expiresAt > now && coherent) {
       this.hit(k, 'l1');
       return cached.value as V;
     }
-    let staleEntry = cached;
+    // An L1 entry kept while invalidations could not arrive is only a fallback for a backend
+    // that cannot answer.
+    let staleEntry = coherent ? cached : undefined;
     let backendDown = false;
     try {
       const entry = await this.readL2(k, sk);
@@ -611,6 +690,7 @@ class TwoTierCache<V> implements Cache<V> {
       if (isRedbrickError(error, 'VALIDATION')) throw error;
       this.fail(k, 'get', error);
       backendDown = true;
+      staleEntry ??= cached;
     }
     if (staleEntry !== undefined && staleEntry.staleUntil > Date.now()) {
       // With a soft timeout, wait that long for a fresh value; the stale one is the fallback.
@@ -839,7 +919,7 @@ class TwoTierCache<V> implements Cache<V> {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
       const cached = this.shared.l1?.get(this.storageKey(k), now);
-      if (cached !== undefined && cached.expiresAt > now) {
+      if (cached !== undefined && cached.expiresAt > now && this.shared.coherent) {
         this.hit(k, 'l1');
         out[i] = cached.value as V;
       } else {
@@ -925,7 +1005,7 @@ class TwoTierCache<V> implements Cache<V> {
     }
     this.shared.counters.sets += prepared.length;
     this.shared.generation++;
-    for (const x of prepared) this.shared.l1?.set(x.sk, x.entry);
+    if (this.shared.coherent) for (const x of prepared) this.shared.l1?.set(x.sk, x.entry);
     await this.publish({ k: prepared.map((x) => x.sk) });
   }
 
@@ -1048,7 +1128,7 @@ class TwoTierCache<V> implements Cache<V> {
 
   async ping(): Promise<number> {
     this.checkOpen();
-    await this.shared.subscription;
+    await this.shared.firstAttempt;
     return this.call(this.shared.backend.ping());
   }
 
@@ -1057,6 +1137,7 @@ class TwoTierCache<V> implements Cache<V> {
     if (!this.root || this.shared.closed) return;
     this.shared.closed = true;
     this.shared.offConnection();
+    this.shared.stopRetrying();
     const sub = await this.shared.subscription;
     await sub?.unsubscribe().catch(() => {});
     this.shared.l1?.deletePrefix('');

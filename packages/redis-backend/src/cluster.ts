@@ -8,6 +8,8 @@ import {
   expiredChannel,
   type PubSubSink,
   type PubSubTransport,
+  type TrackedSubscriber,
+  trackSubscriber,
 } from './pubsub.js';
 import type { Caller } from './scripts.js';
 
@@ -82,6 +84,7 @@ export class ClusterPubSub implements PubSubTransport {
   readonly #redactor: Redactor;
   readonly #enableEvents: boolean;
   readonly #conns = new Map<string, Promise<Redis>>();
+  readonly #tracked = new Map<string, TrackedSubscriber>();
   readonly #sharded = new Map<string, string>();
   readonly #patterns = new Set<string>();
   readonly #expiredNodes = new Set<string>();
@@ -145,6 +148,8 @@ export class ClusterPubSub implements PubSubTransport {
     client.on('message', (channel: string, message: string) => {
       if (channel === this.#channel && this.#watching) this.#sink.expired(message);
     });
+    const tracked = trackSubscriber(client, key, this.#sink, (c) => this.#restore(key, c));
+    this.#tracked.set(key, tracked);
     const ready = connectReady(
       client,
       this.#connectTimeoutMs,
@@ -153,13 +158,30 @@ export class ClusterPubSub implements PubSubTransport {
     ).then(
       () => client,
       (error: unknown) => {
-        if (this.#conns.get(key) === ready) this.#conns.delete(key);
+        if (this.#conns.get(key) === ready) {
+          this.#conns.delete(key);
+          this.#tracked.delete(key);
+        }
+        tracked.retire();
         client.disconnect();
         throw error;
       },
     );
     this.#conns.set(key, ready);
     return ready;
+  }
+
+  /** After a reconnect: subscribes `node`'s connection again to what this transport placed there. */
+  async #restore(node: string, client: Redis): Promise<void> {
+    const calls: Array<Promise<unknown>> = [];
+    for (const [channel, owner] of this.#sharded) {
+      if (owner === node) calls.push(client.ssubscribe(channel));
+    }
+    if (this.#hub === node && this.#patterns.size > 0) {
+      calls.push(client.psubscribe(...this.#patterns));
+    }
+    if (this.#expiredNodes.has(node)) calls.push(client.subscribe(this.#channel));
+    await Promise.all(calls);
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -172,6 +194,7 @@ export class ClusterPubSub implements PubSubTransport {
   async unsubscribe(channel: string): Promise<void> {
     const node = this.#sharded.get(channel);
     this.#sharded.delete(channel);
+    this.#sink.subscriber(`move:${channel}`, true); // a move that failed no longer matters
     if (node === undefined) return;
     const client = await this.#conns.get(node);
     await client?.sunsubscribe(channel);
@@ -257,11 +280,15 @@ export class ClusterPubSub implements PubSubTransport {
       for (const [channel, node] of [...this.#sharded]) {
         const owner = slotOwner(this.#cluster, hashSlot(channel));
         if (owner === undefined || owner === node) continue;
+        // Messages published to the new owner before the SSUBSCRIBE lands are lost.
+        const move = `move:${channel}`;
+        this.#sink.subscriber(move, false);
         const old = await this.#conns.get(node)?.catch(() => undefined);
         await old?.sunsubscribe(channel).catch(() => undefined);
         const client = await this.#connection(owner);
         await client.ssubscribe(channel);
         this.#sharded.set(channel, owner);
+        this.#sink.subscriber(move, true);
       }
       const hub = slotOwner(this.#cluster, 0);
       if (
@@ -270,12 +297,14 @@ export class ClusterPubSub implements PubSubTransport {
         hub !== this.#hub &&
         this.#patterns.size > 0
       ) {
+        this.#sink.subscriber('move:patterns', false);
         const old = await this.#conns.get(this.#hub)?.catch(() => undefined);
         const patterns = [...this.#patterns];
         await old?.punsubscribe(...patterns).catch(() => undefined);
         const client = await this.#connection(hub);
         await client.psubscribe(...patterns);
         this.#hub = hub;
+        this.#sink.subscriber('move:patterns', true);
       }
       if (this.#watching) {
         const current = new Set(primaries(this.#cluster).map(nodeKey));
@@ -293,6 +322,8 @@ export class ClusterPubSub implements PubSubTransport {
       for (const [key, pending] of [...this.#conns]) {
         if (current.has(key) || used.has(key)) continue;
         this.#conns.delete(key);
+        this.#tracked.get(key)?.retire();
+        this.#tracked.delete(key);
         pending.then(
           (client) => client.disconnect(),
           () => undefined,
@@ -309,6 +340,8 @@ export class ClusterPubSub implements PubSubTransport {
     this.#watching = false;
     const conns = [...this.#conns.values()];
     this.#conns.clear();
+    for (const tracked of this.#tracked.values()) tracked.retire();
+    this.#tracked.clear();
     this.#sharded.clear();
     this.#patterns.clear();
     this.#expiredNodes.clear();

@@ -28,7 +28,8 @@ function nodeOptions(settings: Settings, role: Role): RedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    autoResubscribe: role === 'subscriber',
+    // Subscriber connections restore their subscriptions themselves (see trackSubscriber).
+    autoResubscribe: false,
     enableAutoPipelining: role === 'main' && settings.autoPipelining,
     enableReadyCheck: true,
     lazyConnect: true,

@@ -16,6 +16,11 @@ export interface PubSubSink {
   message(channel: string, message: string): void;
   pmessage(pattern: string, channel: string, message: string): void;
   expired(key: string): void;
+  /**
+   * A subscriber connection (or a subscription being moved) lost messages
+   * from now on (`up` false), or is receiving again (`up` true).
+   */
+  subscriber(id: string, up: boolean): void;
 }
 
 /** The Redis side of pub/sub: single node (one subscriber connection) or Cluster (one per primary). */
@@ -31,6 +36,64 @@ export interface PubSubTransport {
   /** The main connection came back: re-apply server settings (keyspace events) lost on a restart. */
   reapply(): void;
   close(): Promise<void>;
+}
+
+/** How {@link trackSubscriber} reports a subscriber connection; `retire` before an intentional disconnect. */
+export interface TrackedSubscriber {
+  retire(): void;
+}
+
+/**
+ * Restores a subscriber connection's subscriptions after every reconnect and
+ * reports its drops and returns to `sink`.
+ *
+ * The subscriptions are re-issued here, not by ioredis (`autoResubscribe`
+ * is off): ioredis records a channel only when its SUBSCRIBE reply arrives,
+ * so a connection that drops again between sending the re-SUBSCRIBE and its
+ * reply forgets the channel for good. `restore` subscribes from our own
+ * bookkeeping instead, and the connection is reported back only when every
+ * one of those commands has been answered — from then on nothing published
+ * can be missed.
+ */
+export function trackSubscriber(
+  client: Redis,
+  id: string,
+  sink: PubSubSink,
+  restore: (client: Redis) => Promise<unknown>,
+): TrackedSubscriber {
+  let down = false;
+  let retired = false;
+  let attempt = 0;
+  const confirm = (): void => {
+    if (retired || !down || client.status !== 'ready') return;
+    const mine = ++attempt;
+    restore(client).then(
+      () => {
+        if (retired || !down || mine !== attempt || client.status !== 'ready') return;
+        down = false;
+        sink.subscriber(id, true);
+      },
+      () => {
+        // Still connected but refused or unanswered (a paused server): try again shortly; a new
+        // connection starts its own attempt on 'ready'.
+        if (mine === attempt) setTimeout(confirm, 200).unref();
+      },
+    );
+  };
+  client.on('close', () => {
+    attempt++;
+    if (retired || down) return;
+    down = true;
+    sink.subscriber(id, false);
+  });
+  client.on('ready', confirm);
+  return {
+    retire() {
+      if (retired) return;
+      retired = true;
+      if (down) sink.subscriber(id, true);
+    },
+  };
 }
 
 /** Rethrows a listener's exception outside the delivery loop, so one bad listener cannot starve the others. */
@@ -121,7 +184,13 @@ export class PubSub implements PubSubSink {
   readonly #patterns: Topics<PatternListener>;
   readonly #expired: Topics<ExpiredListener>;
 
-  constructor(makeTransport: (sink: PubSubSink) => PubSubTransport) {
+  readonly #onSubscriber: (id: string, up: boolean) => void;
+
+  constructor(
+    onSubscriber: (id: string, up: boolean) => void,
+    makeTransport: (sink: PubSubSink) => PubSubTransport,
+  ) {
+    this.#onSubscriber = onSubscriber;
     const transport = makeTransport(this);
     this.#transport = transport;
     this.#channels = new Topics(
@@ -181,6 +250,10 @@ export class PubSub implements PubSubSink {
     const topic = this.#expired.get('');
     if (!topic) return;
     for (const { listener } of [...topic.entries]) deliver(listener, key);
+  }
+
+  subscriber(id: string, up: boolean): void {
+    this.#onSubscriber(id, up);
   }
 
   async close(): Promise<void> {
@@ -284,7 +357,9 @@ export class NodePubSub implements PubSubTransport {
   readonly #expiredChannel: string;
   /** Refcount per channel: user channels and the expiry channel may coincide. */
   readonly #channels = new Map<string, number>();
+  readonly #patterns = new Set<string>();
   #subscriber: Promise<Redis> | undefined;
+  #tracked: TrackedSubscriber | undefined;
   #watching = false;
 
   constructor(options: {
@@ -320,16 +395,29 @@ export class NodePubSub implements PubSubTransport {
     client.on('pmessage', (pattern: string, channel: string, message: string) =>
       this.#sink.pmessage(pattern, channel, message),
     );
+    const tracked = trackSubscriber(client, 'subscriber', this.#sink, (c) => this.#restore(c));
+    this.#tracked = tracked;
     const ready = connectReady(client, this.#connectTimeoutMs, this.#target, this.#redactor).then(
       () => client,
       (error: unknown) => {
         this.#subscriber = undefined;
+        tracked.retire();
         client.disconnect();
         throw error;
       },
     );
     this.#subscriber = ready;
     return ready;
+  }
+
+  /** After a reconnect: subscribes again to every channel and pattern this transport holds. */
+  async #restore(client: Redis): Promise<void> {
+    const channels = [...this.#channels.keys()];
+    const patterns = [...this.#patterns];
+    await Promise.all([
+      channels.length > 0 ? client.subscribe(...channels) : undefined,
+      patterns.length > 0 ? client.psubscribe(...patterns) : undefined,
+    ]);
   }
 
   async #addChannel(channel: string): Promise<void> {
@@ -370,11 +458,18 @@ export class NodePubSub implements PubSubTransport {
   }
 
   async psubscribe(pattern: string): Promise<void> {
-    const client = await this.#connection();
-    await client.psubscribe(pattern);
+    this.#patterns.add(pattern);
+    try {
+      const client = await this.#connection();
+      await client.psubscribe(pattern);
+    } catch (error) {
+      this.#patterns.delete(pattern);
+      throw error;
+    }
   }
 
   async punsubscribe(pattern: string): Promise<void> {
+    this.#patterns.delete(pattern);
     const client = await this.#subscriber;
     await client?.punsubscribe(pattern);
   }
@@ -404,7 +499,9 @@ export class NodePubSub implements PubSubTransport {
     const pending = this.#subscriber;
     this.#subscriber = undefined;
     this.#channels.clear();
+    this.#patterns.clear();
     this.#watching = false;
+    this.#tracked?.retire();
     const client = await pending?.catch(() => undefined);
     client?.disconnect();
   }

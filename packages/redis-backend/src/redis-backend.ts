@@ -74,6 +74,14 @@ import { type Caller, sendOp } from './scripts.js';
 const SCAN_TYPES = new Set<string>(['string', 'hash', 'list', 'set', 'zset', 'stream']);
 
 /**
+ * Most commands one corked write carries. Unbounded batches win when client
+ * and server share a CPU, but with the server on another core (the usual
+ * deployment) they stop the server from working while the client is still
+ * writing: 16 keeps both (measured in `bench/`, pinned and unpinned).
+ */
+const COALESCE_BATCH = 16;
+
+/**
  * The redbrick `Backend` on Redis through ioredis: one node, Redis Cluster
  * or Sentinel. Create it with {@link createRedisBackend} (or core's
  * `createBackend({ type: 'redis', … })`).
@@ -100,8 +108,20 @@ export class RedisBackend implements Backend {
   readonly #blocking: BlockingPool;
   readonly #listeners = new Set<ConnectionListener>();
   #state: ConnectionState = 'reconnecting';
+  /** State of the main connection alone; {@link #state} also counts subscriber connections. */
+  #mainState: ConnectionState = 'reconnecting';
+  /** Subscriber connections that dropped and have not yet restored their subscriptions. */
+  readonly #subscribersDown = new Set<string>();
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** The main connection's socket while it is corked for the current tick (see `#coalesce`). */
+  #corked: { uncork(): void } | undefined;
+  #corkedCount = 0;
+  readonly #uncork = (): void => {
+    const socket = this.#corked;
+    this.#corked = undefined;
+    socket?.uncork();
+  };
 
   private constructor(settings: Settings) {
     this.#settings = settings;
@@ -113,27 +133,29 @@ export class RedisBackend implements Backend {
     this.#caller = client as unknown as Caller;
     this.#cluster = settings.mode === 'cluster' ? (client as Cluster) : undefined;
     const cluster = this.#cluster;
-    this.#pubsub = new PubSub((sink) =>
-      cluster
-        ? new ClusterPubSub({
-            sink,
-            cluster,
-            createNode: (host, port) => createNodeClient(settings, host, port, 'subscriber'),
-            connectTimeoutMs: settings.connectTimeoutMs,
-            target: settings.target,
-            redactor: this.#redactor,
-            enableKeyspaceEvents: settings.enableKeyspaceEvents,
-          })
-        : new NodePubSub({
-            sink,
-            main: this.#caller,
-            createSubscriber: () => createClient(settings, 'subscriber') as Redis,
-            connectTimeoutMs: settings.connectTimeoutMs,
-            target: settings.target,
-            redactor: this.#redactor,
-            enableKeyspaceEvents: settings.enableKeyspaceEvents,
-            db: settings.db,
-          }),
+    this.#pubsub = new PubSub(
+      (id, up) => this.#subscriberState(id, up),
+      (sink) =>
+        cluster
+          ? new ClusterPubSub({
+              sink,
+              cluster,
+              createNode: (host, port) => createNodeClient(settings, host, port, 'subscriber'),
+              connectTimeoutMs: settings.connectTimeoutMs,
+              target: settings.target,
+              redactor: this.#redactor,
+              enableKeyspaceEvents: settings.enableKeyspaceEvents,
+            })
+          : new NodePubSub({
+              sink,
+              main: this.#caller,
+              createSubscriber: () => createClient(settings, 'subscriber') as Redis,
+              connectTimeoutMs: settings.connectTimeoutMs,
+              target: settings.target,
+              redactor: this.#redactor,
+              enableKeyspaceEvents: settings.enableKeyspaceEvents,
+              db: settings.db,
+            }),
     );
     // main + subscriber connections come out of maxConnections; the rest may block.
     this.#blocking = new BlockingPool(async () => {
@@ -153,7 +175,7 @@ export class RedisBackend implements Backend {
     });
     let first = true;
     client.on('ready', () => {
-      this.#setState('ready');
+      this.#setMainState('ready');
       if (first) {
         first = false;
         return;
@@ -162,9 +184,9 @@ export class RedisBackend implements Backend {
       this.#applyServerConfig().catch(() => undefined);
       this.#pubsub.reapply();
     });
-    client.on('close', () => this.#setState('down'));
-    client.on('end', () => this.#setState('down'));
-    client.on('reconnecting', () => this.#setState('reconnecting'));
+    client.on('close', () => this.#setMainState('down'));
+    client.on('end', () => this.#setMainState('down'));
+    client.on('reconnecting', () => this.#setMainState('reconnecting'));
   }
 
   /**
@@ -188,6 +210,29 @@ export class RedisBackend implements Backend {
       throw error;
     }
     return backend;
+  }
+
+  #setMainState(state: ConnectionState): void {
+    this.#mainState = state;
+    this.#setState(this.#composite());
+  }
+
+  /**
+   * A subscriber connection dropped (`up` false) or came back with its
+   * subscriptions restored (`up` true). Messages published in between are
+   * lost, so the backend reports `'reconnecting'` until every subscriber is
+   * back: a listener that clears state on `'ready'` (the cache's L1) then
+   * clears it after the last message it could have missed.
+   */
+  #subscriberState(id: string, up: boolean): void {
+    if (up) this.#subscribersDown.delete(id);
+    else this.#subscribersDown.add(id);
+    this.#setState(this.#composite());
+  }
+
+  #composite(): ConnectionState {
+    if (this.#mainState !== 'ready') return this.#mainState;
+    return this.#subscribersDown.size > 0 ? 'reconnecting' : 'ready';
   }
 
   #setState(state: ConnectionState): void {
@@ -255,8 +300,36 @@ export class RedisBackend implements Backend {
     return new ClosedError(`${PKG} the backend (${this.#settings.target}) is closed`);
   }
 
+  /**
+   * Coalesces the commands sent in one tick into one socket write: the
+   * first command corks the main connection's socket and a `nextTick`
+   * uncorks it, after every caller resumed in the same turn has written.
+   * Sixty-four calls in flight then cost four write syscalls (batches of
+   * {@link COALESCE_BATCH}) instead of sixty-four. Only while replies are outstanding:
+   * a lone caller (nothing in flight) writes at once and pays nothing. Not
+   * on Cluster (one socket per node) nor with ioredis' `autoPipelining`,
+   * which batches on its own.
+   */
+  #coalesce(): void {
+    if (this.#corked !== undefined) {
+      if (++this.#corkedCount >= COALESCE_BATCH) this.#uncork();
+      return;
+    }
+    if (this.#cluster !== undefined) return;
+    if (this.#settings.autoPipelining) return;
+    const client = this.#client as Redis & { commandQueue?: { length: number } };
+    if ((client.commandQueue?.length ?? 0) === 0) return;
+    const socket = client.stream as { writable: boolean; cork(): void; uncork(): void } | undefined;
+    if (socket === undefined || !socket.writable) return;
+    socket.cork();
+    this.#corked = socket;
+    this.#corkedCount = 0;
+    process.nextTick(this.#uncork);
+  }
+
   #send<T>(op: Op<T>): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError());
+    this.#coalesce();
     if (this.#cluster && op.keys.length > 1) {
       try {
         assertSameSlot(op);

@@ -1,5 +1,6 @@
 import type { Backend, ConnectionState } from '@redbrick/core';
 import { freePort, type RedisServerHandle, startRedisServer } from '@redbrick/testkit';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBackend } from '../src/index.js';
 import { fresh, rejection, sleep, waitUntil } from './helpers.js';
@@ -178,6 +179,133 @@ describe('redis-server killed mid-test', () => {
       await sleep(50);
       const id = await backend.xadd(stream, { n: '1' });
       expect(await reading).toEqual([{ id, fields: { n: '1' } }]);
+    } finally {
+      await ensureRunning();
+      await backend.close();
+    }
+  });
+});
+
+describe('a subscriber connection lost on its own', () => {
+  it("reports 'reconnecting' until the subscriptions are restored, and 'ready' only once a publish reaches them", async () => {
+    const { backend, states } = await connect();
+    const admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+    const channel = fresh('resubscribed');
+    const received: string[] = [];
+    const sent: string[] = [];
+    // Published the moment 'ready' is reported: lost if 'ready' came before the resubscription.
+    backend.onConnectionChange((state) => {
+      if (state !== 'ready') return;
+      const message = `after-ready-${sent.length}`;
+      sent.push(message);
+      void admin.publish(channel, message);
+    });
+    try {
+      await backend.subscribe(channel, (m) => received.push(m));
+      for (let round = 0; round < 3; round++) {
+        states.length = 0;
+        const killed = Number(await admin.call('client', 'kill', 'type', 'pubsub'));
+        expect(killed).toBe(1);
+        await waitUntil("the backend to report 'ready' again", () => states.at(-1) === 'ready');
+        expect(states).toEqual(['reconnecting', 'ready']);
+        // the main connection never dropped
+        expect(backend.isConnected).toBe(true);
+      }
+      await waitUntil('every after-ready message to arrive', () => received.length === sent.length);
+      expect(received).toEqual(sent);
+    } finally {
+      await backend.close();
+      admin.disconnect();
+    }
+  });
+
+  it('keeps its subscriptions when the connection drops again before the re-SUBSCRIBE is answered', async () => {
+    const { backend, states } = await connect();
+    const admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+    const channel = fresh('twice-dropped');
+    const pattern = `${fresh('twice-dropped-pattern')}:*`;
+    const received: string[] = [];
+    const subscriberConn = async (): Promise<{ id: string; cmd: string } | undefined> => {
+      const list = String(await admin.call('client', 'list'));
+      for (const line of list.split('\n')) {
+        if (!line.includes('name=redbrick-subscriber')) continue;
+        const id = /\bid=(\d+)/.exec(line)?.[1];
+        const cmd = /\bcmd=(\S+)/.exec(line)?.[1];
+        if (id !== undefined && cmd !== undefined) return { id, cmd };
+      }
+      return undefined;
+    };
+    try {
+      await backend.subscribe(channel, (m) => received.push(m));
+      await backend.psubscribe(pattern, (m) => received.push(`p:${m}`));
+      // Kill the subscriber connection, then kill each new one right after its ready check (INFO),
+      // which is when the re-SUBSCRIBE is on the wire but not answered yet.
+      let early = 0;
+      for (let round = 0; round < 40; round++) {
+        const first = await subscriberConn();
+        if (first) await admin.call('client', 'kill', 'id', first.id);
+        const deadline = Date.now() + 2000;
+        while (Date.now() < deadline) {
+          const next = await subscriberConn();
+          if (next !== undefined && next.id !== first?.id && next.cmd === 'info') {
+            await admin.call('client', 'kill', 'id', next.id).catch(() => undefined);
+            early++;
+            break;
+          }
+          if (next !== undefined && next.id !== first?.id && next.cmd !== 'client|setname') break;
+        }
+      }
+      // The last kill reaches the client asynchronously: let it notice, then wait for 'ready'.
+      await sleep(300);
+      await waitUntil("the backend to report 'ready'", () => states.at(-1) === 'ready', 10_000);
+      // A lost subscription never comes back: publish until both listeners hear one, or time out.
+      await waitUntil(
+        'the channel and the pattern to receive again',
+        async () => {
+          await admin.publish(channel, 'still-subscribed');
+          await admin.publish(pattern.replace('*', 'x'), 'still-psubscribed');
+          await sleep(50);
+          return received.includes('still-subscribed') && received.includes('p:still-psubscribed');
+        },
+        5000,
+      );
+      console.log(`subscriber connection killed 40 times, ${early} of them after the ready check`);
+    } finally {
+      await backend.close();
+      admin.disconnect();
+    }
+  });
+
+  it("after a server restart reports 'ready' only when the subscriber is back too", async () => {
+    const { backend, states } = await connect();
+    const channel = fresh('restart-resubscribed');
+    const received: string[] = [];
+    const sent: string[] = [];
+    backend.onConnectionChange((state) => {
+      if (state !== 'ready') return;
+      const message = `after-ready-${sent.length}`;
+      sent.push(message);
+      const publisher = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+      publisher
+        .connect()
+        .then(() => publisher.publish(channel, message))
+        .finally(() => publisher.disconnect());
+    });
+    try {
+      await backend.subscribe(channel, (m) => received.push(m));
+      await server.kill();
+      await waitUntil('the backend to notice', () => states.includes('down'));
+      await sleep(300);
+      await server.restart();
+      await waitUntil(
+        "the backend to report 'ready' again",
+        () => states.at(-1) === 'ready',
+        10_000,
+      );
+      await waitUntil('the after-ready message to arrive', () => received.length === sent.length);
+      expect(received).toEqual(sent);
     } finally {
       await ensureRunning();
       await backend.close();

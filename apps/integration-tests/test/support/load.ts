@@ -385,6 +385,14 @@ export class Driver {
       30_000,
     );
     let convergenceReads = 0;
+    const lastReads = () =>
+      live.map((instance) => {
+        const last = new Map<string, number>();
+        for (const [kind, item, value] of Journal.read(instance.journalFile)) {
+          if (kind === 'cr' && item) last.set(item, Number(value));
+        }
+        return last;
+      });
     await until(
       'every instance reads the last version of every item',
       async () => {
@@ -400,16 +408,27 @@ export class Driver {
           ),
         );
         convergenceReads += ITEMS.length * live.length;
-        return live.every((instance) => {
-          const last = new Map<string, number>();
-          for (const [kind, item, value] of Journal.read(instance.journalFile)) {
-            if (kind === 'cr' && item) last.set(item, Number(value));
-          }
-          return ITEMS.every((item) => last.get(item) === (this.#versions.get(item) ?? 0));
-        });
+        return lastReads().every((last) =>
+          ITEMS.every((item) => last.get(item) === (this.#versions.get(item) ?? 0)),
+        );
       },
       30_000,
-    );
+    ).catch(async (error: unknown) => {
+      // Say which instance serves what, and what L2 and the source hold, so a failure is diagnosable.
+      const reads = lastReads();
+      const stale: string[] = [];
+      for (const item of ITEMS) {
+        const expected = this.#versions.get(item) ?? 0;
+        const seen = live.map((instance, i) => `${instance.id}=${reads[i]?.get(item)}`);
+        if (reads.every((last) => last.get(item) === expected)) continue;
+        const source = await this.backend.get(`${NAMES.source}:${item}`).catch(String);
+        const l2 = await this.backend.get(`cache:${NAMES.cache}:e:${item}`).catch(String);
+        stale.push(
+          `${item}: expected ${expected}, source ${source}, L2 ${l2}, read ${seen.join(' ')}`,
+        );
+      }
+      throw new Error(`${(error as Error).message}\n${stale.join('\n')}`);
+    });
     this.tally.cacheReads += convergenceReads;
     this.checks.that("every instance's cache converged on the last version of every item", true);
     await until(

@@ -19,6 +19,13 @@ export interface RedisConnectionSource {
    * needs for workers and blocking reads).
    */
   createClient(): unknown;
+  /**
+   * True when an error a raw client threw means Redis cannot be answered
+   * right now (connection lost, Cluster redirections exhausted during a
+   * failover, CLUSTERDOWN, LOADING, …) rather than a bad command: callers
+   * turn it into `BackendUnavailableError`, as the backend itself does.
+   */
+  isUnavailable?(error: unknown): boolean;
 }
 
 /** The backend's raw connection source, or undefined for backends that are not Redis (memory). */

@@ -194,6 +194,7 @@ export function bullmqDriver(
     } catch (error) {
       if (isRedbrickError(error)) throw error;
       if (
+        source.isUnavailable?.(error) ||
         /Connection is closed|ECONNREFUSED|ECONNRESET|timed out|Stream isn't writeable/i.test(
           String(error),
         )

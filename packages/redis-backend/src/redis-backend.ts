@@ -59,7 +59,7 @@ import {
   createClient,
   createNodeClient,
 } from './connection.js';
-import { PKG, Redactor, toRedbrickError } from './errors.js';
+import { isUnavailable, PKG, Redactor, toRedbrickError } from './errors.js';
 import { aggregateInfo, parseInfo, toBackendInfo } from './info.js';
 import {
   parseRedisBackendConfig,
@@ -853,6 +853,7 @@ export class RedisBackend implements Backend {
     return {
       cluster: settings.mode === 'cluster',
       createClient: () => createClient(settings, 'external'),
+      isUnavailable: (error: unknown) => error instanceof Error && isUnavailable(error.message),
     };
   }
 

@@ -1,5 +1,11 @@
 import { inspect } from 'node:util';
-import { createBackend, createBackendFromEnv, defineScript, isRedbrickError } from '@redbrick/core';
+import {
+  createBackend,
+  createBackendFromEnv,
+  defineScript,
+  isRedbrickError,
+  redisConnectionSource,
+} from '@redbrick/core';
 import { type RedisServerHandle, startRedisServer } from '@redbrick/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redactor, toRedbrickError } from '../src/errors.js';
@@ -292,6 +298,35 @@ describe('admin', () => {
       await backend.close();
       expect(states).toEqual(['closed']);
       await rejection(backend.ping(), 'CLOSED');
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describe('raw connections for libraries (BullMQ)', () => {
+  it("classify a raw client's errors the way the backend does", async () => {
+    const backend = await createRedisBackend({ url: server.url });
+    try {
+      const source = redisConnectionSource(backend);
+      expect(source?.cluster).toBe(false);
+      const raw = source?.createClient() as import('ioredis').Redis;
+      await raw.connect();
+      // A real reply error from a bad command is the caller's mistake, not an outage.
+      const bad = await raw.call('incr').catch((e: unknown) => e);
+      expect(source?.isUnavailable?.(bad)).toBe(false);
+      raw.disconnect();
+      const closed = await raw.get('k').catch((e: unknown) => e);
+      expect(source?.isUnavailable?.(closed)).toBe(true);
+      // What ioredis's Cluster throws when a slot keeps moving during a failover.
+      expect(
+        source?.isUnavailable?.(
+          new Error(
+            'Too many Cluster redirections. Last error: ReplyError: MOVED 9631 127.0.0.1:1',
+          ),
+        ),
+      ).toBe(true);
+      expect(source?.isUnavailable?.('not an error')).toBe(false);
     } finally {
       await backend.close();
     }

@@ -186,6 +186,22 @@ describe('redis-server killed mid-test', () => {
   });
 });
 
+/**
+ * Publishes a numbered message (with `publish`) the moment the backend reports 'ready': lost,
+ * and missing from what the listener received, if 'ready' came before the resubscription.
+ * Returns the messages sent so far.
+ */
+function publishOnReady(backend: Backend, publish: (message: string) => void): string[] {
+  const sent: string[] = [];
+  backend.onConnectionChange((state) => {
+    if (state !== 'ready') return;
+    const message = `after-ready-${sent.length}`;
+    sent.push(message);
+    publish(message);
+  });
+  return sent;
+}
+
 describe('a subscriber connection lost on its own', () => {
   it("reports 'reconnecting' until the subscriptions are restored, and 'ready' only once a publish reaches them", async () => {
     const { backend, states } = await connect();
@@ -193,14 +209,7 @@ describe('a subscriber connection lost on its own', () => {
     await admin.connect();
     const channel = fresh('resubscribed');
     const received: string[] = [];
-    const sent: string[] = [];
-    // Published the moment 'ready' is reported: lost if 'ready' came before the resubscription.
-    backend.onConnectionChange((state) => {
-      if (state !== 'ready') return;
-      const message = `after-ready-${sent.length}`;
-      sent.push(message);
-      void admin.publish(channel, message);
-    });
+    const sent = publishOnReady(backend, (message) => void admin.publish(channel, message));
     try {
       await backend.subscribe(channel, (m) => received.push(m));
       for (let round = 0; round < 3; round++) {
@@ -282,15 +291,12 @@ describe('a subscriber connection lost on its own', () => {
     const { backend, states } = await connect();
     const channel = fresh('restart-resubscribed');
     const received: string[] = [];
-    const sent: string[] = [];
-    backend.onConnectionChange((state) => {
-      if (state !== 'ready') return;
-      const message = `after-ready-${sent.length}`;
-      sent.push(message);
+    const sent = publishOnReady(backend, (message) => {
       const publisher = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
       publisher
         .connect()
         .then(() => publisher.publish(channel, message))
+        .catch(() => undefined) // a failed publish shows as a message missing from `received`
         .finally(() => publisher.disconnect());
     });
     try {

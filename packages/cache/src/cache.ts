@@ -329,6 +329,11 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
       shared.coherent = subscribed && connected;
     };
     update();
+    /** Empties L1; a read of an old value still in flight must not land in it either. */
+    const startAfresh = () => {
+      shared.generation++;
+      l1.deletePrefix('');
+    };
     let settleFirst!: () => void;
     shared.firstAttempt = new Promise<void>((resolve) => {
       settleFirst = resolve;
@@ -346,8 +351,7 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
         backend.subscribe(shared.channel, onMessage).then(
           (subscription) => {
             if (!subscribed) {
-              shared.generation++;
-              l1.deletePrefix('');
+              startAfresh();
               subscribed = true;
               update();
             }
@@ -357,8 +361,7 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
           (error: unknown) => {
             subscribed = false;
             update();
-            shared.generation++;
-            l1.deletePrefix('');
+            startAfresh();
             shared.counters.errors++;
             emit(shared, 'error', { key: undefined, error, operation: 'subscribe' });
             settleFirst();
@@ -377,10 +380,7 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
     // is, L1 only stands in for a backend that cannot answer; after it, L1 starts afresh.
     shared.offConnection = backend.onConnectionChange((state: ConnectionState) => {
       if (state === 'ready') {
-        if (!connected) {
-          shared.generation++;
-          l1.deletePrefix('');
-        }
+        if (!connected) startAfresh();
         connected = true;
       } else connected = false;
       update();

@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { Backend } from '@redbrick/core';
+import { type Backend, parseNodeList } from '@redbrick/core';
 import { type BackupProgress, backup } from './backup.js';
 import { cleanup, type RequireTtlRule } from './cleanup.js';
-import { connect, nodeList } from './connect.js';
+import { connect } from './connect.js';
 import { health } from './health.js';
 import { type RestoreMode, restore } from './restore.js';
 import { stats } from './stats.js';
@@ -88,7 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (values.url !== undefined && values.cluster !== undefined) {
       throw new UsageError('give at most one of --url and --cluster');
     }
-    if (values.cluster !== undefined && nodeList(values.cluster).length === 0) {
+    if (values.cluster !== undefined && parseNodeList(values.cluster).length === 0) {
       throw new UsageError('--cluster must list host:port seed nodes, comma-separated');
     }
     const started = Date.now();
@@ -96,7 +96,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     try {
       connection = await connect({
         url: values.url,
-        ...(values.cluster === undefined ? {} : { cluster: nodeList(values.cluster) }),
+        ...(values.cluster === undefined ? {} : { cluster: parseNodeList(values.cluster) }),
         env: io.env,
         connectTimeoutMs: timeout,
       });

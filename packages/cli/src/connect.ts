@@ -1,5 +1,5 @@
 import type { Backend } from '@redbrick/core';
-import { ConfigError, parseRedisUrl, redactUrl } from '@redbrick/core';
+import { ConfigError, parseNodeList, parseRedisUrl, redactUrl } from '@redbrick/core';
 import { createMemoryBackend } from '@redbrick/memory-backend';
 import { createRedisBackend } from '@redbrick/redis-backend';
 
@@ -30,14 +30,6 @@ export interface Connection {
   redact(text: string): string;
 }
 
-/** Splits a comma-separated node list (`--cluster`, `REDIS_CLUSTER_NODES`). */
-export function nodeList(text: string): string[] {
-  return text
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n.length > 0);
-}
-
 /**
  * Opens the backend named by `url` or `cluster` (else `REDIS_CLUSTER_NODES`, else `REDIS_URL`).
  * Throws a ConfigError when both are given or an address is not valid.
@@ -50,7 +42,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Connection>
     });
   }
   const fromEnv = options.url === undefined && options.cluster === undefined;
-  const envNodes = fromEnv ? nodeList(env.REDIS_CLUSTER_NODES ?? '') : [];
+  const envNodes = fromEnv ? parseNodeList(env.REDIS_CLUSTER_NODES ?? '') : [];
   // Like core's configFromEnv: REDIS_CLUSTER_NODES, when set, wins over REDIS_URL.
   const cluster =
     options.cluster !== undefined

@@ -232,6 +232,14 @@ export function parseBackendConfig(
   return value;
 }
 
+/** Splits a comma-separated list of cluster seed nodes (`REDIS_CLUSTER_NODES`, a `--cluster` flag), dropping blanks. */
+export function parseNodeList(text: string): string[] {
+  return text
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n.length > 0);
+}
+
 /** Reads a backend config from environment variables (memory when `REDIS_URL` is unset). */
 export function configFromEnv(
   env: Record<string, string | undefined> = process.env,
@@ -244,13 +252,7 @@ export function configFromEnv(
     common.defaultTtlMs = envNumber(env.REDIS_DEFAULT_TTL, 'REDIS_DEFAULT_TTL') * 1000;
   if (!url && !clusterNodes) return { type: 'memory', ...common };
   const config: RedisConfig = { type: 'redis', ...common };
-  if (clusterNodes)
-    config.cluster = {
-      nodes: clusterNodes
-        .split(',')
-        .map((n) => n.trim())
-        .filter(Boolean),
-    };
+  if (clusterNodes) config.cluster = { nodes: parseNodeList(clusterNodes) };
   else if (url) config.url = url;
   if (env.REDIS_MAX_CONNECTIONS)
     config.maxConnections = envNumber(env.REDIS_MAX_CONNECTIONS, 'REDIS_MAX_CONNECTIONS');

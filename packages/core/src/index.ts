@@ -54,6 +54,7 @@ export {
   type MemoryConfig,
   memoryConfigSchema,
   parseBackendConfig,
+  parseNodeList,
   parseRedisUrl,
   type RedisAddress,
   type RedisConfig,

@@ -303,7 +303,7 @@ function resolveReplicas(value: MutexOptions['replicas']): ReplicaConfirmation |
 }
 
 /** tryAcquire: one attempt whatever `waitMs` says, no watchdog unless asked. */
-const TRY_ONCE = { waitMs: 0, forceWaitMs: true, watchdog: false } as const;
+const TRY_ONCE = { fixedWaitMs: 0, watchdog: false } as const;
 
 /** Keys of at most this many recent mutex names are kept (cleared when full). */
 const KEY_CACHE_SIZE = 1024;

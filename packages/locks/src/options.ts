@@ -150,7 +150,8 @@ export function checkName(name: unknown, field = 'key'): string {
 export function resolveAcquireOptions(
   options: AcquireOptions | undefined,
   service: ResolvedServiceOptions,
-  defaults: { waitMs?: number; forceWaitMs?: boolean; watchdog: boolean },
+  /** `fixedWaitMs` overrides any `waitMs` the caller passed (tryAcquire: one attempt). */
+  defaults: { waitMs?: number; fixedWaitMs?: number; watchdog: boolean },
 ): ResolvedAcquireOptions {
   const o = options ?? {};
   if (typeof o !== 'object' || o === null) {
@@ -159,9 +160,7 @@ export function resolveAcquireOptions(
   const ttlMs = o.ttlMs ?? service.ttlMs;
   assertTtl(ttlMs, 'ttlMs', 'locks');
   const waitMs =
-    defaults.forceWaitMs && defaults.waitMs !== undefined
-      ? defaults.waitMs
-      : checkWait(o.waitMs ?? defaults.waitMs ?? service.waitMs, 'waitMs');
+    defaults.fixedWaitMs ?? checkWait(o.waitMs ?? defaults.waitMs ?? service.waitMs, 'waitMs');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new ValidationError(`${PKG} signal must be an AbortSignal`, { field: 'signal' });
   }

@@ -1,8 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import {
   type Backend,
   type BackendConfig,
@@ -11,6 +9,7 @@ import {
   type RedisConfig,
 } from '@redbrick/core';
 import { afterAll } from 'vitest';
+import { loadMemoryBackend } from './memory-module.js';
 import { track } from './servers/reaper.js';
 import { type RedisClusterHandle, startRedisCluster } from './servers/redis-cluster.js';
 import { type RedisServerHandle, startRedisServer } from './servers/redis-server.js';
@@ -158,13 +157,9 @@ function sharedMemoryHost(): Promise<ChildProcess> {
   return sharedHost;
 }
 
-/** Loads the shared-memory client from the package under test's dev dependencies (see world.ts). */
+/** The shared-memory client factory of `@redbrick/memory-backend`. */
 async function sharedClientFactory(): Promise<SharedClientFactory> {
-  const specifier = '@redbrick/memory-backend';
-  const resolved = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
-  const mod = (await import(pathToFileURL(resolved).href)) as {
-    createSharedMemoryBackend: SharedClientFactory;
-  };
+  const mod = await loadMemoryBackend<{ createSharedMemoryBackend: SharedClientFactory }>();
   return mod.createSharedMemoryBackend;
 }
 

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Backend } from '@redbrick/core';
 import { afterEach, beforeEach, describe } from 'vitest';
+import { loadMemoryBackend } from './memory-module.js';
 import type { RedisServerHandle } from './servers/redis-server.js';
 import { type TargetBackendOptions, type TestTarget, testTargets } from './targets.js';
 
@@ -55,27 +53,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 type MemoryFactory = (options: { clock: () => number }) => Backend & { purgeExpired(): unknown };
 
-/**
- * Loads the memory backend: testkit does not depend on it (it tests it), so
- * it is first tried as a neighbour of testkit and then resolved from the
- * directory the tests run in (the package under test has it as a dev
- * dependency; with pnpm it is not visible from testkit's own directory).
- */
 async function memoryFactory(): Promise<MemoryFactory> {
-  // A variable specifier keeps tsc and bundlers from resolving it eagerly.
-  const specifier: string = '@redbrick/memory-backend';
-  let mod: { createMemoryBackend: MemoryFactory };
-  try {
-    mod = (await import(specifier)) as typeof mod;
-  } catch (error) {
-    let resolved: string;
-    try {
-      resolved = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
-    } catch {
-      throw error;
-    }
-    mod = (await import(pathToFileURL(resolved).href)) as typeof mod;
-  }
+  const mod = await loadMemoryBackend<{ createMemoryBackend: MemoryFactory }>();
   return mod.createMemoryBackend;
 }
 

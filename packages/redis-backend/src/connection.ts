@@ -38,8 +38,13 @@ function nodeOptions(settings: Settings, role: Role): RedisOptions {
     // After a Sentinel failover the old primary turns replica: reconnect (to the new one).
     reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 1 : false),
   };
-  // Blocking reads wait up to BLOCK ms by design; their deadline is enforced by the pool.
-  if (role !== 'blocking' && role !== 'external')
+  // Blocking reads wait up to BLOCK ms by design; their deadline is enforced by the pool. The
+  // main connection of one node enforces its deadline with one sweep (see enforceDeadlines).
+  if (
+    role !== 'blocking' &&
+    role !== 'external' &&
+    !(role === 'main' && settings.mode !== 'cluster')
+  )
     options.commandTimeout = settings.commandTimeoutMs;
   if (role === 'external') {
     // Handed to a library (BullMQ) that manages its own retries and blocking reads: commands

@@ -59,6 +59,7 @@ import {
   createClient,
   createNodeClient,
 } from './connection.js';
+import { enforceDeadlines } from './deadlines.js';
 import { isUnavailable, PKG, Redactor, toRedbrickError } from './errors.js';
 import { aggregateInfo, parseInfo, toBackendInfo } from './info.js';
 import {
@@ -106,6 +107,8 @@ export class RedisBackend implements Backend {
   readonly #cluster: Cluster | undefined;
   readonly #pubsub: PubSub;
   readonly #blocking: BlockingPool;
+  /** Stops the main connection's deadline sweep (one node; Cluster nodes use ioredis' timers). */
+  readonly #stopDeadlines: () => void;
   readonly #listeners = new Set<ConnectionListener>();
   #state: ConnectionState = 'reconnecting';
   /** State of the main connection alone; {@link #state} also counts subscriber connections. */
@@ -133,6 +136,9 @@ export class RedisBackend implements Backend {
     this.#caller = client as unknown as Caller;
     this.#cluster = settings.mode === 'cluster' ? (client as Cluster) : undefined;
     const cluster = this.#cluster;
+    this.#stopDeadlines = cluster
+      ? () => undefined
+      : enforceDeadlines(client as Redis, settings.commandTimeoutMs);
     this.#pubsub = new PubSub(
       (id, up) => this.#subscriberState(id, up),
       (sink) =>
@@ -838,6 +844,7 @@ export class RedisBackend implements Backend {
     this.#blocking.close();
     await this.#pubsub.close().catch(() => undefined);
     await closeClient(this.#client, this.#settings.commandTimeoutMs).catch(() => undefined);
+    this.#stopDeadlines();
     this.#setState('closed');
     this.#listeners.clear();
   }

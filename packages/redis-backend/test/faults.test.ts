@@ -2,6 +2,7 @@ import type { Backend, ConnectionState } from '@redbrick/core';
 import { freePort, type RedisServerHandle, startRedisServer } from '@redbrick/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweepIntervalMs } from '../src/deadlines.js';
 import { createRedisBackend } from '../src/index.js';
 import { fresh, rejection, sleep, waitUntil } from './helpers.js';
 
@@ -329,14 +330,63 @@ describe('CLIENT PAUSE past the command timeout', () => {
       const pausedAt = performance.now();
       const { ms, error } = await rejection(backend.get(key), 'BACKEND_UNAVAILABLE');
       expect(error.message).toMatch(/timed out/i);
-      expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS * 0.9);
-      expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 2);
+      // One sweep enforces the deadline: never before it, at most one sweep interval after it.
+      expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 1);
+      expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS + sweepIntervalMs(COMMAND_TIMEOUT_MS) + 150);
       console.info(
         `paused server: failed after ${ms.toFixed(0)} ms (commandTimeoutMs ${COMMAND_TIMEOUT_MS})`,
       );
       await sleep(Math.max(0, COMMAND_TIMEOUT_MS * 2 - (performance.now() - pausedAt)) + 50);
       await waitUntil('the pause to end', async () => (await backend.get(key)) === 'v');
       expect(backend.isConnected).toBe(true);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('fails every command in flight, pipelines included, and none of them early', async () => {
+    const { backend } = await connect();
+    const key = fresh('pause-many');
+    try {
+      await backend.set(key, 'v');
+      await server.pause(COMMAND_TIMEOUT_MS * 2);
+      const started = performance.now();
+      const pipe = backend.pipeline();
+      pipe.add('get', key);
+      pipe.add('incrBy', `${key}:n`, 1);
+      const settledAt = (call: Promise<unknown>) =>
+        call.then(
+          () => ({ ms: performance.now() - started, code: 'fulfilled' }),
+          (error: { code?: string }) => ({ ms: performance.now() - started, code: error.code }),
+        );
+      const [gets, batch] = await Promise.all([
+        Promise.all(Array.from({ length: 50 }, () => settledAt(backend.get(key)))),
+        pipe.exec(),
+      ]);
+      const elapsed = performance.now() - started;
+      expect(new Set(gets.map((g) => g.code))).toEqual(new Set(['BACKEND_UNAVAILABLE']));
+      expect(Math.min(...gets.map((g) => g.ms))).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 1);
+      // A pipeline reports its failures per entry instead of rejecting.
+      expect(batch.map((r) => (r.ok ? 'ok' : (r.error as { code?: string }).code))).toEqual([
+        'BACKEND_UNAVAILABLE',
+        'BACKEND_UNAVAILABLE',
+      ]);
+      expect(elapsed).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 1);
+      expect(elapsed).toBeLessThan(COMMAND_TIMEOUT_MS + sweepIntervalMs(COMMAND_TIMEOUT_MS) + 150);
+      await waitUntil('the pause to end', async () => (await backend.get(key)) === 'v', 5000);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('does not cut off a reply that comes before the deadline', async () => {
+    const { backend } = await connect();
+    const key = fresh('pause-short');
+    try {
+      await backend.set(key, 'v');
+      // Several sweeps see the command waiting; it still gets its reply.
+      await server.pause(COMMAND_TIMEOUT_MS * 0.7);
+      expect(await backend.get(key)).toBe('v');
     } finally {
       await backend.close();
     }

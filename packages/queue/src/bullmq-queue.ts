@@ -99,13 +99,21 @@ export function bullmqDriver(
     if (closed) throw new ClosedError(`${PKG} queue "${o.name}" is closed`);
   };
 
-  const jobDefaults = {
+  // Retention is applied by our workers when a job finishes (BullMQ's worker-level keepJobs),
+  // not written into every job's options: per-job options cost each job a few percent of
+  // throughput (measured in bench/), and retention here is a queue setting anyway.
+  const workerOptions = (): BullMQ.WorkerOptions => ({
+    connection: client(),
+    prefix,
+    lockDuration: o.lockDurationMs,
+    stalledInterval: o.stalledIntervalMs,
+    maxStalledCount: o.maxStalledCount,
     removeOnComplete: {
       count: o.removeOnComplete.count,
       age: Math.ceil(o.removeOnComplete.ageMs / 1000),
     },
     removeOnFail: { count: o.removeOnFail.count, age: Math.ceil(o.removeOnFail.ageMs / 1000) },
-  };
+  });
 
   const queue = (async () => {
     const { Queue } = await loadBullMQ();
@@ -113,7 +121,6 @@ export function bullmqDriver(
     const q = new Queue(o.name, {
       connection,
       prefix,
-      defaultJobOptions: jobDefaults,
       streams: { events: { maxLen: 1000 } },
     });
     q.on('error', () => {
@@ -161,14 +168,7 @@ export function bullmqDriver(
   const manualWorker = () => {
     manual ??= (async () => {
       const { Worker } = await loadBullMQ();
-      const w = new Worker(o.name, null, {
-        connection: client(),
-        prefix,
-        autorun: false,
-        lockDuration: o.lockDurationMs,
-        stalledInterval: o.stalledIntervalMs,
-        maxStalledCount: o.maxStalledCount,
-      });
+      const w = new Worker(o.name, null, { ...workerOptions(), autorun: false });
       w.on('error', () => undefined);
       await w.waitUntilReady();
       workers.add(w);
@@ -291,13 +291,9 @@ export function bullmqDriver(
               updateProgress: (progress) => job.updateProgress(progress),
             }),
           {
-            connection: client(),
-            prefix,
+            ...workerOptions(),
             concurrency,
             ...(limiter ? { limiter: { max: limiter.max, duration: limiter.durationMs } } : {}),
-            lockDuration: o.lockDurationMs,
-            stalledInterval: o.stalledIntervalMs,
-            maxStalledCount: o.maxStalledCount,
           },
         );
         worker.on('error', () => {

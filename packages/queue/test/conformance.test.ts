@@ -2,7 +2,7 @@ import { isRedbrickError } from '@redbrick/core';
 import { sleep, until, type World, worldTargets } from '@redbrick/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createQueue, type Queue } from '../src/index.js';
+import { createQueue, type JobInfo, type Queue } from '../src/index.js';
 
 /*
  * One suite for the queue API: the in-process queue on memory, BullMQ on one
@@ -129,6 +129,46 @@ describe.each(worldTargets({ prefix: 'queue' }))('queue on $name', (target) => {
     );
     expect(await queue.retry(job.id)).toBe(false);
     await worker.close();
+  });
+
+  it('keeps only the configured number of finished jobs, by worker and by dequeue', async () => {
+    const queue = open<number>({
+      defaults: {
+        removeOnComplete: { count: 2, ageMs: 3_600_000 },
+        removeOnFail: { count: 1, ageMs: 3_600_000 },
+      },
+    });
+    const worker = queue.process((job) => {
+      if (job.data % 2 === 1) throw new Error(`odd ${job.data}`);
+    });
+    const jobs: Array<JobInfo<number>> = [];
+    for (let i = 0; i < 8; i++) jobs.push(await queue.enqueue(i));
+    const states = async () =>
+      (await Promise.all(jobs.map(async (j) => (await queue.getJob(j.id))?.state ?? 'gone')))
+        .sort()
+        .join(' ');
+    // 8 finished, of which the last 2 completed and the last failed are kept; the rest are gone.
+    await until(
+      'every job finished and trimmed',
+      async () => (await states()) === 'completed completed failed gone gone gone gone gone',
+    );
+    await worker.close();
+    let counts = await queue.counts();
+    expect([counts.completed, counts.failed]).toEqual([2, 1]);
+    expect((await queue.getJob(jobs[6]?.id ?? ''))?.state).toBe('completed');
+    expect((await queue.getJob(jobs[7]?.id ?? ''))?.failedReason).toBe('odd 7');
+    expect(await queue.getJob(jobs[0]?.id ?? '')).toBeUndefined();
+
+    // Jobs finished by hand (dequeue) are trimmed the same way.
+    await queue.enqueue(100);
+    await queue.enqueue(101);
+    const a = await queue.dequeue();
+    await a?.complete(null);
+    const b = await queue.dequeue();
+    await b?.fail(new Error('by hand'));
+    counts = await queue.counts();
+    expect([counts.completed, counts.failed]).toEqual([2, 1]);
+    expect((await queue.failed()).map((j) => j.failedReason)).toEqual(['by hand']);
   });
 
   it('deduplicates by jobId', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Backend,
+  BackendUnavailableError,
   key as buildKey,
   type Codec,
   type ConnectionState,
@@ -12,9 +13,9 @@ import {
   type Subscription,
   unescapeKeyPart,
   ValidationError,
+  withDeadline,
   withSchema,
 } from '@redbrick/core';
-import { withDeadline } from './deadline.js';
 import { decodeEntry, encodeEntry, type StoredEntry } from './entry.js';
 import { FactoryTimeoutError } from './errors.js';
 import { type L1Entry, L1Store } from './l1-store.js';
@@ -136,6 +137,8 @@ interface Shared {
   softTimeoutMs: number | undefined;
   hardTimeoutMs: number | undefined;
   backendTimeoutMs: number;
+  /** The error of a backend call past `backendTimeoutMs`. */
+  timedOut: () => Error;
   distributed: boolean;
   lockTtlMs: number;
   l1: L1Store | undefined;
@@ -271,6 +274,7 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
     options.l1 === false
       ? undefined
       : new L1Store(options.l1?.maxEntries ?? 10_000, options.l1?.maxBytes ?? 64 * 1024 * 1024);
+  const backendTimeoutMs = options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
   const shared: Shared = {
     backend,
     codec,
@@ -279,7 +283,11 @@ export function createCache<V = unknown>(options: CacheOptions<V>): Cache<V> {
     graceMs: options.graceMs ?? 0,
     softTimeoutMs: options.softTimeoutMs,
     hardTimeoutMs: options.hardTimeoutMs,
-    backendTimeoutMs: options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS,
+    backendTimeoutMs,
+    timedOut: () =>
+      new BackendUnavailableError(
+        `[redbrick/cache] the backend did not answer within backendTimeoutMs (${backendTimeoutMs} ms)`,
+      ),
     distributed: options.singleFlight === 'distributed',
     lockTtlMs: options.lockTtlMs ?? options.hardTimeoutMs ?? DEFAULT_LOCK_TTL_MS,
     l1,
@@ -440,7 +448,7 @@ class TwoTierCache<V> implements Cache<V> {
   }
 
   private call<T>(promise: Promise<T>): Promise<T> {
-    return withDeadline(promise, this.shared.backendTimeoutMs);
+    return withDeadline(promise, this.shared.backendTimeoutMs, this.shared.timedOut);
   }
 
   private hit(key: string, tier: 'l1' | 'l2'): void {
@@ -515,7 +523,11 @@ class TwoTierCache<V> implements Cache<V> {
     let stored: string | null;
     try {
       // Inlined L2 read (no extra async frame): this is the L2-hit hot path.
-      stored = await withDeadline(this.shared.backend.get(sk), this.shared.backendTimeoutMs);
+      stored = await withDeadline(
+        this.shared.backend.get(sk),
+        this.shared.backendTimeoutMs,
+        this.shared.timedOut,
+      );
     } catch (error) {
       this.fail(k, 'get', error);
       if (cached !== undefined) {

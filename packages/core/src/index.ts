@@ -64,6 +64,7 @@ export {
   sharedMemoryConfigSchema,
 } from './config.js';
 export { createBackend, createBackendFromEnv, importOptional } from './create-backend.js';
+export { withDeadline } from './deadline.js';
 export {
   BackendUnavailableError,
   ClosedError,

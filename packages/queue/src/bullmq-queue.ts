@@ -5,6 +5,7 @@ import {
   importOptional,
   isRedbrickError,
   type RedisConnectionSource,
+  withDeadline,
 } from '@redbrick/core';
 import type * as BullMQ from 'bullmq';
 import { parseCron } from './cron.js';
@@ -34,19 +35,14 @@ function loadBullMQ(): Promise<BullModule> {
 
 /** Rejects with `BACKEND_UNAVAILABLE` when `work` has not settled within `ms` (it may still run). */
 function bounded<R>(work: Promise<R>, ms: number, what: string, name: string): Promise<R> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new BackendUnavailableError(
-            `${PKG} ${what} on queue "${name}" did not complete within callTimeoutMs (${ms} ms): Redis is unreachable or too slow. The call may still run once Redis is back; a jobId makes a retried enqueue safe`,
-          ),
-        ),
-      ms,
-    );
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return withDeadline(
+    work,
+    ms,
+    () =>
+      new BackendUnavailableError(
+        `${PKG} ${what} on queue "${name}" did not complete within callTimeoutMs (${ms} ms): Redis is unreachable or too slow. The call may still run once Redis is back; a jobId makes a retried enqueue safe`,
+      ),
+  );
 }
 
 const STATES: Record<string, JobState> = {

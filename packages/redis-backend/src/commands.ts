@@ -52,7 +52,7 @@ export interface Op<T = unknown> {
   readonly script?: Script<unknown> | undefined;
   /** A blocking read: run on a blocking connection, for up to this many ms. */
   readonly blockMs?: number | undefined;
-  /** Pub/sub publish: the backend routes it (sharded on Cluster). */
+  /** Pub/sub publish: on Cluster the backend routes it (sharded); on one node an ordinary command. */
   readonly publish?: boolean | undefined;
 }
 

@@ -32,7 +32,11 @@ export interface PubSubTransport {
   /** Subscribes to expiry events (enabling keyspace notifications as needed). */
   watchExpired(): Promise<void>;
   unwatchExpired(): Promise<void>;
-  publish(channel: string, message: string): Promise<number>;
+  /**
+   * Sends a PUBLISH the main connection cannot send as is: Cluster routes it (sharded). On one
+   * node a PUBLISH is an ordinary command, so a single-node transport has no `publish`.
+   */
+  publish?(channel: string, message: string): Promise<number>;
   /** The main connection came back: re-apply server settings (keyspace events) lost on a restart. */
   reapply(): void;
   close(): Promise<void>;
@@ -226,8 +230,12 @@ export class PubSub implements PubSubSink {
     return this.#expired.add('', listener);
   }
 
+  /** A routed PUBLISH (Cluster); see {@link PubSubTransport.publish}. */
   publish(channel: string, message: string): Promise<number> {
-    return this.#transport.publish(channel, message);
+    return (
+      this.#transport.publish?.(channel, message) ??
+      Promise.reject(new Error('publish is routed by the transport only on Cluster'))
+    );
   }
 
   reapply(): void {
@@ -483,10 +491,6 @@ export class NodePubSub implements PubSubTransport {
   async unwatchExpired(): Promise<void> {
     this.#watching = false;
     await this.#removeChannel(this.#expiredChannel);
-  }
-
-  publish(channel: string, message: string): Promise<number> {
-    return this.#main.call('publish', channel, message) as Promise<number>;
   }
 
   reapply(): void {

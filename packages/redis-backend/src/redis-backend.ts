@@ -349,7 +349,7 @@ export class RedisBackend implements Backend {
       op.script === undefined &&
       op.recover === undefined
     ) {
-      // The hot path: one command, one promise (a PUBLISH too, but on Cluster, where it is routed).
+      // The hot path: one command, one promise (a PUBLISH too, except on Cluster where it is routed).
       return this.#caller.call(op.name, ...op.args).then(op.decode, (error: unknown) => {
         throw this.#mapError(op, error);
       });

@@ -30,6 +30,7 @@ describe.runIf(onCluster)('multi-process app on a 3-master cluster under topolog
         { type: 'redis', cluster: { nodes: cluster.nodes }, commandTimeoutMs: 1_000 },
         4,
       );
+      let watchdog: NodeJS.Timeout | undefined;
       try {
         const driver = new Driver({
           instances: fleet.instances,
@@ -43,28 +44,43 @@ describe.runIf(onCluster)('multi-process app on a 3-master cluster under topolog
         // every key of the stream in the slot of `{events}`.
         const lockSlot = hashSlot(`{${NAMES.lock}}`);
         const streamSlot = hashSlot(`{${NAMES.stream}}`);
+        // Where the scenario is, printed if it runs long: a hang then names its step.
+        let phase = 'load before the first fault';
+        watchdog = setTimeout(() => {
+          console.error(
+            `[failover] still running after 90 s: ${phase}; ${driver.rounds} rounds, clean streak ${driver.cleanStreak}, faults: ${driver.tally.faults.join('; ')}; waiting for: ${driver.step || 'nothing'}`,
+          );
+        }, 90_000);
         let faultsDone = false;
         let faultError: unknown;
         const faults = (async () => {
           const deadline = Date.now() + (SOAK ? SOAK_MS : 0);
           do {
+            phase = 'waiting for 3 clean rounds before the lock failover';
             await recovered(3);
+            phase = 'failing over the lock slot';
             driver.fault(`failover of the lock's slot ${lockSlot}`);
             const f = await failover(cluster, lockSlot);
             driver.tally.faults[driver.tally.faults.length - 1] +=
               ` (master :${f.from} → replica :${f.to})`;
+            phase = 'waiting for 3 clean rounds before the slot migration';
             await recovered(3);
+            phase = 'migrating the stream slot';
             driver.fault(`migration of the stream's slot ${streamSlot}`);
             const m = await migrateSlot(cluster, streamSlot, 150, 1_000);
             driver.tally.faults[driver.tally.faults.length - 1] +=
               ` (:${m.from} → :${m.to}, ${m.keys} keys, ASK for ≥ 1 s)`;
+            phase = 'waiting for 3 clean rounds before the stream failover';
             await recovered(3);
+            phase = 'failing over the stream slot';
             driver.fault(`failover of the stream's slot ${streamSlot}`);
             const g = await failover(cluster, streamSlot);
             driver.tally.faults[driver.tally.faults.length - 1] +=
               ` (master :${g.from} → replica :${g.to})`;
           } while (Date.now() < deadline);
+          phase = 'waiting for 3 clean rounds before the SIGKILL';
           await recovered(3);
+          phase = 'killing a worker mid-round';
           const victim = fleet.instances[3];
           if (!victim) throw new Error('the fleet has no fourth worker');
           await driver.killMidRound(victim);
@@ -75,7 +91,9 @@ describe.runIf(onCluster)('multi-process app on a 3-master cluster under topolog
         await driver.roundsUntil(() => faultsDone || faultError !== undefined, 1_000_000);
         await faults;
         if (faultError !== undefined) throw faultError;
+        phase = 'survivors resuming';
         await driver.resume(3);
+        phase = 'finishing (draining, converging, checking)';
         const checks = await driver.finish();
         console.log(
           driver.summary(
@@ -84,10 +102,11 @@ describe.runIf(onCluster)('multi-process app on a 3-master cluster under topolog
         );
         assertAll(checks);
       } finally {
+        clearTimeout(watchdog);
         await fleet.close();
         await cluster.stop();
       }
     },
-    SOAK ? SOAK_MS + 180_000 : 120_000,
+    SOAK ? SOAK_MS + 180_000 : 240_000,
   );
 });

@@ -221,7 +221,7 @@ export class Commands implements SyncCommands {
       entry = ks.create(key, 'string', value, value.length * 2);
       if (keep !== 0) ks.setExpiry(entry, keep);
     }
-    if (options?.ttlMs !== undefined) ks.setExpiry(entry, ks.clock() + options.ttlMs);
+    if (options?.ttlMs !== undefined) ks.setExpiry(entry, ks.now() + options.ttlMs);
   }
 
   del(...keys: string[]): number {
@@ -254,7 +254,7 @@ export class Commands implements SyncCommands {
     // A TTL that has already passed deletes the key (a DEL, not an expiry event), like Redis.
     if (ttlMs <= 0) ks.remove(entry);
     else {
-      ks.setExpiry(entry, ks.clock() + ttlMs);
+      ks.setExpiry(entry, ks.now() + ttlMs);
       if (ks.limited) ks.touch(entry);
     }
     return true;
@@ -262,10 +262,14 @@ export class Commands implements SyncCommands {
 
   pttl(key: string): number {
     checkKey(key);
-    const entry = this.#ks.peek(key);
+    const ks = this.#ks;
+    const entry = ks.map.get(key);
     if (entry === undefined) return -2;
     if (entry.expiresAt === 0) return -1;
-    return Math.max(0, Math.ceil(entry.expiresAt - this.#ks.clock()));
+    // one clock read for the expiry check and the TTL (peek would read it again)
+    const left = entry.expiresAt - ks.now();
+    if (left < 0) return ks.peek(key) === undefined ? -2 : 0;
+    return Math.ceil(left);
   }
 
   persist(key: string): boolean {
@@ -856,7 +860,7 @@ export class Commands implements SyncCommands {
 
   #newStreamId(stream: Stream, text: string): Id {
     if (text === '*') {
-      const id = stream.nextId(this.#ks.clock());
+      const id = stream.nextId(this.#ks.now());
       if (id === undefined) {
         throw commandError(
           'xadd',
@@ -1013,7 +1017,7 @@ export class Commands implements SyncCommands {
     checkName(idText, 'id');
     const history = idText === '>' ? undefined : streamId('xreadgroup', idText, 0);
     const [entry, g] = this.#group('xreadgroup', key, group, true);
-    const now = this.#ks.clock();
+    const now = this.#ks.now();
     const reader = g.consumer(consumer, now);
     const stream = entry.value;
     if (history === undefined) {
@@ -1095,7 +1099,7 @@ export class Commands implements SyncCommands {
     const from = streamId('xautoclaim', start, 0);
     const [entry, g] = this.#group('xautoclaim', key, group);
     const stream = entry.value;
-    const now = this.#ks.clock();
+    const now = this.#ks.now();
     const entries: StreamEntry[] = [];
     const deleted: string[] = [];
     const it = g.pel.values();
@@ -1159,7 +1163,7 @@ export class Commands implements SyncCommands {
     const from = intervalStart('xpendingRange', startText);
     const to = intervalEnd('xpendingRange', endText);
     const [, g] = this.#group('xpendingRange', key, group);
-    const now = this.#ks.clock();
+    const now = this.#ks.now();
     const out: XPendingEntry[] = [];
     for (const pending of g.pel.values()) {
       if (out.length === count) break;
@@ -1189,7 +1193,7 @@ export class Commands implements SyncCommands {
   // --------------------------------------------------------------- admin
 
   time(): number {
-    return this.#ks.clock();
+    return this.#ks.now();
   }
 }
 

@@ -142,11 +142,45 @@ export class Keyspace {
     return this.#timer?.armed ?? false;
   }
 
+  /** True inside a script run (see {@link Keyspace.freeze}). */
+  #frozen = false;
+  /** The clock value of the current script run, read at its first use. */
+  #frozenAt: number | undefined;
+
+  /**
+   * The backend clock, read at most once per script run: while
+   * {@link Keyspace.freeze} holds, every expiry check, TTL and `TIME` sees
+   * the first value read, as in Redis, where time stands still while a
+   * script runs (a key does not expire half-way through one). Reading the
+   * clock is also the dearest part of a short script (a `clock_gettime` per
+   * read).
+   */
+  now(): number {
+    if (!this.#frozen) return this.clock();
+    if (this.#frozenAt === undefined) this.#frozenAt = this.clock();
+    return this.#frozenAt;
+  }
+
+  /**
+   * Freezes the clock (at its next read) until {@link Keyspace.thaw}.
+   * Returns false (and changes nothing) when it is frozen already.
+   */
+  freeze(): boolean {
+    if (this.#frozen) return false;
+    this.#frozen = true;
+    return true;
+  }
+
+  thaw(): void {
+    this.#frozen = false;
+    this.#frozenAt = undefined;
+  }
+
   /** The live entry of `key` (expiring it first when its time has passed). Does not count as an access. */
   peek(key: string): Entry | undefined {
     const entry = this.map.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt !== 0 && entry.expiresAt < this.clock()) {
+    if (entry.expiresAt !== 0 && entry.expiresAt < this.now()) {
       this.#expire(entry);
       return undefined;
     }

@@ -507,6 +507,8 @@ export class MemoryBackend implements Backend {
     checkScriptCall(script, keys);
     const argv = scriptArgs(args, script.name);
     let reply: ReturnType<typeof normalizeReply>;
+    // time stands still while a script runs, as in Redis: one clock read for the whole body
+    const froze = this.#keyspace.freeze();
     try {
       const raw = script.local(commands, keys.slice(), argv);
       if (typeof (raw as { then?: unknown } | null)?.then === 'function') {
@@ -519,6 +521,8 @@ export class MemoryBackend implements Backend {
       throw new ScriptError(script.name, `${PKG} script "${script.name}" failed: ${message}`, {
         cause: error,
       });
+    } finally {
+      if (froze) this.#keyspace.thaw();
     }
     return script.decode(reply);
   }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { defineScript } from '@redbrick/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryBackend, MemoryBackend } from '../src/index.js';
 import { fakeClock, nextTurn, rejection, sleep } from './helpers.js';
@@ -31,6 +32,60 @@ describe('expiry with a fake clock', () => {
     expect(info.expiredKeys).toBe(1);
     expect(info.keys).toBe(0);
     expect(info.expiringKeys).toBe(0);
+    await b.close();
+  });
+
+  it('time stands still while a script runs: a key does not expire half-way through one (as in Redis)', async () => {
+    const clock = fakeClock();
+    let reads = 0;
+    const b = createMemoryBackend({
+      clock: () => {
+        reads++;
+        return clock.now();
+      },
+      activeExpiry: false,
+    });
+    await b.set('k', 'v', { ttlMs: 10 });
+    const script = defineScript({
+      name: 'test.frozen-clock',
+      lua: 'return 0',
+      local: (r) => {
+        const before = r.pttl('k');
+        clock.advance(1_000); // the fake clock moves on mid-script
+        return [before, r.pttl('k'), r.get('k') ?? 'gone', r.time() - clock.now()];
+      },
+    });
+    reads = 0;
+    expect(await b.run(script, [])).toEqual([10, 10, 'v', -1_000]);
+    expect(reads).toBe(1); // one clock read for the whole body
+    // outside the script the time has moved on
+    expect(await b.get('k')).toBeNull();
+    expect(await b.pttl('k')).toBe(-2);
+    // a script that throws leaves the clock running
+    const failing = defineScript({
+      name: 'test.frozen-clock-throws',
+      lua: 'return 0',
+      local: (r) => {
+        r.time();
+        throw new Error('boom');
+      },
+    });
+    await expect(b.run(failing, [])).rejects.toMatchObject({ code: 'SCRIPT' });
+    await b.set('j', 'v', { ttlMs: 5 });
+    clock.advance(6);
+    expect(await b.get('j')).toBeNull();
+    await b.close();
+  });
+
+  it('PTTL reads the clock once and agrees with the expiry check at the boundary', async () => {
+    const clock = fakeClock();
+    const b = createMemoryBackend({ clock: clock.now, activeExpiry: false });
+    await b.set('k', 'v', { ttlMs: 3 });
+    clock.advance(3);
+    expect(await b.pttl('k')).toBe(0);
+    clock.advance(1);
+    expect(await b.pttl('k')).toBe(-2);
+    expect((await b.info()).expiredKeys).toBe(1);
     await b.close();
   });
 

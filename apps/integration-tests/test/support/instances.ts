@@ -7,6 +7,9 @@ import type { WorkerJob, WorkerMessage } from '../../src/protocol.js';
 const APP_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../../dist/worker.js', import.meta.url));
 
+/** How long a worker may take to answer one order (a round, stats, a stop). */
+const ANSWER_TIMEOUT_MS = 45_000;
+
 /** Settings every instance of one run shares. */
 export interface InstanceSettings {
   prefix: string;
@@ -48,7 +51,23 @@ export async function startProcessInstance(
     answer: T,
   ): Promise<Extract<WorkerMessage, { type: T }>> => {
     worker.send(message);
-    const reply = await worker.next<WorkerMessage>();
+    // Every order is bounded inside the worker (each backend call has a deadline): an answer that
+    // takes longer is a hang, and says which worker and which order instead of a bare test timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const reply = await Promise.race([
+      worker.next<WorkerMessage>(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `worker ${id} did not answer ${JSON.stringify(message).slice(0, 120)} in ${ANSWER_TIMEOUT_MS} ms`,
+              ),
+            ),
+          ANSWER_TIMEOUT_MS,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     if (reply.type !== answer)
       throw new Error(`worker ${id} answered ${reply.type}, not ${answer}`);
     return reply as Extract<WorkerMessage, { type: T }>;

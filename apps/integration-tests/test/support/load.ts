@@ -343,6 +343,7 @@ export class Driver {
    */
   async finish(): Promise<Checks> {
     const checks = this.checks;
+    const until = this.#until;
     await until(
       'every append confirmed',
       async () => {
@@ -578,6 +579,22 @@ export class Driver {
   }
 
   #extra: Record<string, number> = {};
+
+  /** What {@link Driver.finish} is waiting for, and since when (printed when a scenario runs long). */
+  step = '';
+
+  /** `until` that records what it waits for in {@link Driver.step}. */
+  #until = async (
+    what: string,
+    condition: () => boolean | Promise<boolean>,
+    timeoutMs: number,
+  ): Promise<void> => {
+    const started = Date.now();
+    this.step = `${what} (since ${new Date(started).toISOString()})`;
+    await until(what, condition, timeoutMs);
+    if (process.env.REDBRICK_IT_DEBUG) console.log(`finish: ${what} in ${Date.now() - started} ms`);
+    this.step = '';
+  };
 
   #processed(): Set<number> {
     const out = new Set<number>();

@@ -29,6 +29,11 @@ const app = await App.start({
   claimIdleMs: job.claimIdleMs,
 });
 
+// A driver that is gone (its test timed out, its process died) will send nothing more: exit
+// instead of staying behind, still connected, as an orphan.
+let stopped = false;
+process.on('disconnect', () => process.exit(stopped ? 0 : 1));
+
 // One request at a time: the driver waits for each answer before it sends the next.
 process.on('message', (raw) => {
   const message = raw as DriverMessage;
@@ -41,6 +46,7 @@ process.on('message', (raw) => {
       const stats = await app.stop();
       await root.close();
       await send({ type: 'stopped', stats });
+      stopped = true;
       process.disconnect();
     }
   })().catch((error: unknown) => {

@@ -1,23 +1,57 @@
+/** A call waiting for its result; a node of the doubly linked list of pending calls. */
 interface Pending {
   readonly deadline: number;
   readonly reject: (error: unknown) => void;
   readonly onTimeout: () => Error;
+  prev: Pending | undefined;
+  next: Pending | undefined;
+  /** Still in the list (false once settled or timed out). */
+  linked: boolean;
 }
 
 /** How often the sweep looks for calls past their deadline. */
 const TICK_MS = 10;
-const pending = new Set<Pending>();
+/*
+ * The pending calls, oldest first, as an intrusive linked list: adding and
+ * removing a call is a few pointer writes. (A `Set` of fresh objects costs
+ * about half a microsecond per call here: each new object needs an identity
+ * hash before it can be a key.)
+ */
+let head: Pending | undefined;
+let tail: Pending | undefined;
 let sweeper: ReturnType<typeof setInterval> | undefined;
+
+function link(p: Pending): void {
+  p.prev = tail;
+  if (tail === undefined) head = p;
+  else tail.next = p;
+  tail = p;
+}
+
+function unlink(p: Pending): void {
+  if (!p.linked) return;
+  p.linked = false;
+  if (p.prev === undefined) head = p.next;
+  else p.prev.next = p.next;
+  if (p.next === undefined) tail = p.prev;
+  else p.next.prev = p.prev;
+  p.prev = undefined;
+  p.next = undefined;
+}
 
 function sweep(): void {
   const now = Date.now();
-  for (const p of pending) {
+  // Deadlines differ per call, so the whole list is walked (it holds only calls in flight).
+  let p = head;
+  while (p !== undefined) {
+    const next = p.next;
     if (p.deadline <= now) {
-      pending.delete(p);
+      unlink(p);
       p.reject(p.onTimeout());
     }
+    p = next;
   }
-  if (pending.size === 0 && sweeper !== undefined) {
+  if (head === undefined && sweeper !== undefined) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
@@ -39,19 +73,26 @@ export function withDeadline<T>(
   onTimeout: () => Error,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const entry: Pending = { deadline: Date.now() + ms, reject, onTimeout };
-    pending.add(entry);
+    const entry: Pending = {
+      deadline: Date.now() + ms,
+      reject,
+      onTimeout,
+      prev: undefined,
+      next: undefined,
+      linked: true,
+    };
+    link(entry);
     if (sweeper === undefined) {
       sweeper = setInterval(sweep, TICK_MS);
       sweeper.unref?.();
     }
     promise.then(
       (value) => {
-        pending.delete(entry);
+        unlink(entry);
         resolve(value);
       },
       (error: unknown) => {
-        pending.delete(entry);
+        unlink(entry);
         reject(error);
       },
     );

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BackendUnavailableError, withDeadline } from '../src/index.js';
 
@@ -47,5 +48,50 @@ describe('withDeadline', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     finish('too late');
     expect(await outcome).toBe('rejected took too long');
+  });
+
+  it('keeps every call apart when many settle and time out in any order (fuzzed)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            settleAfterMs: fc.option(fc.integer({ min: 0, max: 25 }), { nil: undefined }),
+            fails: fc.boolean(),
+            deadlineMs: fc.integer({ min: 30, max: 45 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        async (calls) => {
+          const started = performance.now();
+          const outcomes = await Promise.all(
+            calls.map(({ settleAfterMs, fails, deadlineMs }, i) => {
+              const work =
+                settleAfterMs === undefined
+                  ? never()
+                  : new Promise<number>((resolve, reject) =>
+                      setTimeout(
+                        () => (fails ? reject(new Error(`work ${i}`)) : resolve(i)),
+                        settleAfterMs,
+                      ),
+                    );
+              return withDeadline(work, deadlineMs, timeout).then(
+                (value) => `ok ${value}`,
+                (error: Error) =>
+                  error instanceof BackendUnavailableError
+                    ? `timeout after ${performance.now() - started >= deadlineMs - 1}`
+                    : error.message,
+              );
+            }),
+          );
+          outcomes.forEach((outcome, i) => {
+            const { settleAfterMs, fails } = calls[i] as (typeof calls)[number];
+            // every settle (≤ 25 ms) comes before every deadline (≥ 30 ms)
+            if (settleAfterMs === undefined) expect(outcome).toBe('timeout after true');
+            else expect(outcome).toBe(fails ? `work ${i}` : `ok ${i}`);
+          });
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

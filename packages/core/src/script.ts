@@ -172,3 +172,28 @@ export function normalizeReply(value: LocalReply): ScriptReply {
   }
   return out;
 }
+
+/**
+ * The key of an optional capability of in-process backends: runs a script's
+ * `local` body synchronously and returns the decoded reply, or throws what
+ * `run` would reject with. Same semantics as `run` minus one promise; hot
+ * paths of services (the rate limiter's decision) use it when a backend has
+ * it and `run` otherwise. The memory backend has it; network backends,
+ * shared-memory clients and scoped views do not.
+ */
+export const RUN_NOW: unique symbol = Symbol.for('@redbrick/core.runNow');
+
+/** A backend with the {@link RUN_NOW} capability. */
+export interface RunsNow {
+  [RUN_NOW]<R>(
+    script: Script<R>,
+    keys: readonly string[],
+    args?: ReadonlyArray<string | number>,
+  ): R;
+}
+
+/** The backend's {@link RUN_NOW} function (bound), when it has one. */
+export function runNowOf(backend: object): RunsNow[typeof RUN_NOW] | undefined {
+  const fn = (backend as Partial<RunsNow>)[RUN_NOW];
+  return typeof fn === 'function' ? fn.bind(backend) : undefined;
+}

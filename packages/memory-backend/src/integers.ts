@@ -19,9 +19,10 @@ export type IncrementFailure = 'not-integer' | 'overflow';
  */
 export function addInteger(current: string | null, by: number): string | IncrementFailure {
   if (current === null) return String(by);
-  if (current.length <= 15 && STRICT_INTEGER.test(current)) {
-    const sum = Number(current) + by;
+  if (current.length <= 15) {
+    const sum = smallInteger(current) + by;
     if (Number.isSafeInteger(sum)) return String(sum);
+    if (!STRICT_INTEGER.test(current)) return 'not-integer';
   } else if (current.length > 20 || !STRICT_INTEGER.test(current)) {
     return 'not-integer';
   }
@@ -30,4 +31,31 @@ export function addInteger(current: string | null, by: number): string | Increme
   const sum = value + BigInt(by);
   if (sum > INT64_MAX || sum < INT64_MIN) return 'overflow';
   return sum.toString();
+}
+
+/**
+ * The value of `text` (at most 15 characters) when it is an integer as
+ * Redis writes one (the {@link STRICT_INTEGER} form), else NaN. A loop over
+ * the characters: the hot path of INCRBY, where a regex test and `Number()`
+ * cost more than the increment.
+ */
+export function smallInteger(text: string): number {
+  const length = text.length;
+  let i = 0;
+  let negative = false;
+  if (length > 1 && text.charCodeAt(0) === 45) {
+    negative = true;
+    i = 1;
+  }
+  if (i === length) return Number.NaN;
+  const first = text.charCodeAt(i);
+  // no leading zeros, and no '-0'
+  if (first === 48) return length === 1 ? 0 : Number.NaN;
+  let value = 0;
+  for (; i < length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
 }

@@ -18,6 +18,7 @@ import {
   type PatternListener,
   type Pipeline,
   type PipelineResult,
+  RUN_NOW,
   type ScanOptions,
   type ScoreBound,
   type Script,
@@ -503,6 +504,19 @@ export class MemoryBackend implements Backend {
     keys: readonly string[],
     args?: ReadonlyArray<string | number>,
   ): Promise<R> {
+    return this[RUN_NOW](script, keys, args);
+  }
+
+  /**
+   * `run` without the promise: returns the decoded reply or throws what
+   * `run` would reject with. Core's {@link RUN_NOW} capability, for the hot
+   * paths of services running in this process.
+   */
+  [RUN_NOW]<R>(
+    script: Script<R>,
+    keys: readonly string[],
+    args?: ReadonlyArray<string | number>,
+  ): R {
     const commands = this.#open();
     checkScriptCall(script, keys);
     const argv = scriptArgs(args, script.name);

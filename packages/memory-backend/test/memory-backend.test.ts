@@ -5,6 +5,8 @@ import {
   defineScript,
   isRedbrickError,
   parseBackendConfig,
+  RUN_NOW,
+  runNowOf,
 } from '@redbrick/core';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBackend, MemoryBackend } from '../src/index.js';
@@ -222,6 +224,45 @@ describe('scripts', () => {
     });
     expect(await b.run(now, [])).toBe(1_234_567_890_123);
     await b.close();
+  });
+});
+
+describe("RUN_NOW (core's synchronous script capability)", () => {
+  it('returns what run resolves to, at once, and throws what run rejects with', async () => {
+    const b = createMemoryBackend();
+    const incr = defineScript<number>({
+      name: 'test.run-now.incr',
+      keys: 1,
+      lua: "return redis.call('incrby', KEYS[1], ARGV[1])",
+      local: (r, [k = ''], [by = '1']) => r.incrBy(k, Number(by)),
+      decode: (reply) => Number(reply),
+    });
+    const runNow = runNowOf(b);
+    expect(runNow).toBeTypeOf('function');
+    expect(runNow?.(incr, ['n'], [2])).toBe(2);
+    expect(await b.run(incr, ['n'], [3])).toBe(5);
+    expect(runNow?.(incr, ['n'], ['4'])).toBe(9);
+    const boom = defineScript({
+      name: 'test.run-now.boom',
+      lua: 'return 0',
+      local: () => {
+        throw new Error('boom');
+      },
+    });
+    let thrown: unknown;
+    try {
+      runNow?.(boom, []);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isRedbrickError(thrown, 'SCRIPT')).toBe(true);
+    await expect(b.run(boom, [])).rejects.toMatchObject({ code: 'SCRIPT' });
+    expect(() => runNow?.(incr, [])).toThrow(/takes 1 key/);
+    // a scoped view has no synchronous runner: it would skip the prefix
+    expect(runNowOf(b.scoped('app:'))).toBeUndefined();
+    expect(b[RUN_NOW]).toBeTypeOf('function');
+    await b.close();
+    expect(() => runNow?.(incr, ['n'])).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 });
 

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBackend } from '../src/index.js';
-import { addInteger } from '../src/integers.js';
+import { addInteger, smallInteger } from '../src/integers.js';
 import { addFloat } from '../src/long-double.js';
 
 /*
@@ -89,5 +90,36 @@ describe('INCRBY arithmetic (signed 64-bit)', () => {
     await b.incrBy('n', 2);
     expect(await b.get('n')).toBe('9007199254740995');
     await b.close();
+  });
+
+  it('reads short integers exactly as the strict Redis form allows (fuzzed against the regex)', () => {
+    const strict = /^(?:0|-?[1-9][0-9]*)$/;
+    const digitsLike = fc.stringMatching(/^[-+ 0-9a]{0,15}$/);
+    fc.assert(
+      fc.property(fc.oneof(digitsLike, fc.string({ maxLength: 15 })), (text) => {
+        const expected = strict.test(text) ? Number(text) : Number.NaN;
+        expect(smallInteger(text)).toBe(expected);
+        // and the increment agrees with the BigInt arithmetic it replaces
+        const sum = addInteger(text, 7);
+        if (!strict.test(text)) expect(sum).toBe('not-integer');
+        else expect(sum).toBe((BigInt(text) + 7n).toString());
+      }),
+      { numRuns: 2000 },
+    );
+    for (const text of [
+      '0',
+      '-0',
+      '00',
+      '-',
+      '',
+      '+1',
+      ' 1',
+      '1 ',
+      '-1',
+      '999999999999999',
+      '-999999999999999',
+    ]) {
+      expect(smallInteger(text)).toBe(strict.test(text) ? Number(text) : Number.NaN);
+    }
   });
 });

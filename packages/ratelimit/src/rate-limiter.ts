@@ -6,6 +6,9 @@ import {
   type Backend,
   isRedbrickError,
   key,
+  type RUN_NOW,
+  type RunsNow,
+  runNowOf,
   ValidationError,
 } from '@redbrick/core';
 import { compositeScript } from './composite.js';
@@ -153,6 +156,8 @@ export class RateLimiter {
   /** The limiter's rules, in order. */
   readonly rules: readonly RuleInfo[];
   readonly #backend: Backend;
+  /** The backend's synchronous script runner, when it runs in this process (the memory backend). */
+  readonly #runNow: RunsNow[typeof RUN_NOW] | undefined;
   readonly #compiled: CompiledRule[];
   readonly #cache: DenyCache | undefined;
   readonly #policy: 'fail-open' | 'fail-closed' | 'throw' | 'insurance';
@@ -173,6 +178,7 @@ export class RateLimiter {
       throw new ValidationError(`${P} backend must be a redbrick Backend`, { field: 'backend' });
     }
     this.#backend = backend;
+    this.#runNow = runNowOf(backend);
     this.name = options.name === undefined ? 'default' : checkName(options.name, 'name');
     this.#prefix = key('rl', this.name);
     const shorthand = RULE_OPTIONS.some((o) => options[o] !== undefined);
@@ -442,6 +448,17 @@ export class RateLimiter {
       const base = this.#base(id);
       keys = [`${base}:b`, base + (rule.keys('', id, 0)[0] ?? '')];
     }
+    const runNow = this.#runNow;
+    if (runNow !== undefined) {
+      // In process: the script runs now, and the decision is built without another promise.
+      let reply: FixedWindowReply;
+      try {
+        reply = runNow(fixedWindowReplyScript, keys, args);
+      } catch (error) {
+        return this.#fixedWindowFailed(error, op, id, options, cost, rule);
+      }
+      return Promise.resolve(this.#fixedWindowDecision(reply, op, id, cost, rule, variant));
+    }
     let sent: Promise<FixedWindowReply>;
     try {
       sent = this.#backend.run(fixedWindowReplyScript, keys, args);
@@ -449,35 +466,55 @@ export class RateLimiter {
       sent = Promise.reject(error);
     }
     return sent.then(
-      (reply) => {
-        const now = this.#clock();
-        if (reply.length === 2) {
-          // an allowed consume: [remaining, window left ms]
-          return singleRuleDecision(rule, 0, 0, reply[0] ?? 0, now + (reply[1] ?? 0), 0, cost, now);
-        }
-        const [blocked = 0, status = 1, remaining = 0, windowLeftMs = 0, retry = 0] = reply;
-        const decision = singleRuleDecision(
-          rule,
-          blocked < 0 ? Number.POSITIVE_INFINITY : blocked,
-          status,
-          remaining,
-          now + windowLeftMs,
-          retry < 0 ? Number.POSITIVE_INFINITY : retry,
-          cost,
-          now,
-        );
-        const cache = this.#cache;
-        if (cache !== undefined) {
-          if (op === 'c' && !decision.allowed) cache.set(id, variant, decision, now);
-          else if (op === 'f') cache.delete(id);
-        }
-        return decision;
-      },
-      (error: unknown) => {
-        if (!isRedbrickError(error, 'BACKEND_UNAVAILABLE')) throw error;
-        return this.#unavailable(op, id, options, cost, [rule], error);
-      },
+      (reply) => this.#fixedWindowDecision(reply, op, id, cost, rule, variant),
+      (error: unknown) => this.#fixedWindowFailed(error, op, id, options, cost, rule),
     );
+  }
+
+  /** The decision read from a fixed-window reply (see {@link FixedWindowReply}). */
+  #fixedWindowDecision(
+    reply: FixedWindowReply,
+    op: Op,
+    id: string,
+    cost: number,
+    rule: CompiledRule,
+    variant: string,
+  ): RateLimitDecision {
+    const now = this.#clock();
+    if (reply.length === 2) {
+      // an allowed consume: [remaining, window left ms]
+      return singleRuleDecision(rule, 0, 0, reply[0] ?? 0, now + (reply[1] ?? 0), 0, cost, now);
+    }
+    const [blocked = 0, status = 1, remaining = 0, windowLeftMs = 0, retry = 0] = reply;
+    const decision = singleRuleDecision(
+      rule,
+      blocked < 0 ? Number.POSITIVE_INFINITY : blocked,
+      status,
+      remaining,
+      now + windowLeftMs,
+      retry < 0 ? Number.POSITIVE_INFINITY : retry,
+      cost,
+      now,
+    );
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      if (op === 'c' && !decision.allowed) cache.set(id, variant, decision, now);
+      else if (op === 'f') cache.delete(id);
+    }
+    return decision;
+  }
+
+  /** A failed fixed-window call: the outage policy answers an unavailable backend; anything else rejects. */
+  #fixedWindowFailed(
+    error: unknown,
+    op: Op,
+    id: string,
+    options: CheckOptions | undefined,
+    cost: number,
+    rule: CompiledRule,
+  ): Promise<RateLimitDecision> {
+    if (!isRedbrickError(error, 'BACKEND_UNAVAILABLE')) return Promise.reject(error);
+    return this.#unavailable(op, id, options, cost, [rule], error);
   }
 
   /** Builds (and remembers, up to {@link KEY_CACHE_SIZE} keys) a key's block and window keys. */

@@ -1,4 +1,4 @@
-import { type Backend, key, tag } from '@redbrick/core';
+import { type Backend, key, RUN_NOW, type RunsNow, tag } from '@redbrick/core';
 import { createMemoryBackend } from '@redbrick/memory-backend';
 import { testTargets } from '@redbrick/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,13 @@ describe('memory', () => {
           return (...args: Parameters<typeof memory.run>) => {
             runs += 1;
             return target.run(...args);
+          };
+        }
+        // the limiter runs its scripts synchronously on an in-process backend: count those too
+        if (prop === RUN_NOW) {
+          return (...args: Parameters<RunsNow[typeof RUN_NOW]>) => {
+            runs += 1;
+            return (target as unknown as RunsNow)[RUN_NOW](...args);
           };
         }
         const value: unknown = Reflect.get(target, prop, receiver);

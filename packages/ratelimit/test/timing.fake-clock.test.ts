@@ -1,3 +1,4 @@
+import { RUN_NOW, type RunsNow } from '@redbrick/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Algorithm, RateLimiter, type RateLimiterOptions, UsageMeter } from '../src/index.js';
@@ -239,6 +240,13 @@ describe('deny cache on a fake clock', () => {
           return (...args: Parameters<typeof backend.run>) => {
             runs += 1;
             return target.run(...args);
+          };
+        }
+        // the limiter runs its scripts synchronously on an in-process backend: count those too
+        if (prop === RUN_NOW) {
+          return (...args: Parameters<RunsNow[typeof RUN_NOW]>) => {
+            runs += 1;
+            return (target as unknown as RunsNow)[RUN_NOW](...args);
           };
         }
         const value: unknown = Reflect.get(target, prop, receiver);

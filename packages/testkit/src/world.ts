@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Backend } from '@redbrick/core';
+import { type Backend, RUN_NOW } from '@redbrick/core';
 import { afterEach, beforeEach, describe } from 'vitest';
 import { loadMemoryBackend } from './memory-module.js';
 import type { RedisServerHandle } from './servers/redis-server.js';
@@ -237,7 +237,15 @@ export function counted(
   const proxy = new Proxy(backend, {
     get(target, property) {
       const value = Reflect.get(target, property) as unknown;
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      if (typeof value !== 'function') return value;
+      if (property === RUN_NOW) {
+        // a synchronous script run (an in-process backend) is a script run too
+        return (...args: unknown[]) => {
+          calls.push(`run ${(args[0] as { name: string }).name}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      if (typeof property !== 'string') return value;
       return (...args: unknown[]) => {
         if (property === 'run') calls.push(`run ${(args[0] as { name: string }).name}`);
         else if (property !== 'scoped' && property !== 'onConnectionChange') calls.push(property);

@@ -4,6 +4,9 @@ import {
   type DataCommands,
   getScript,
   KEY_POSITIONS,
+  type RUN_NOW,
+  type RunsNow,
+  runNowOf,
   type Script,
   ScriptError,
   type Subscription,
@@ -132,9 +135,13 @@ class Host implements SharedMemoryHost {
   #closed = false;
   #stopCluster: () => void = () => undefined;
 
+  /** The backend's synchronous script runner (a memory backend has one). */
+  readonly #runNow: RunsNow[typeof RUN_NOW] | undefined;
+
   constructor(options: SharedMemoryHostOptions) {
     this.#owned = options.backend === undefined;
     this.backend = options.backend ?? createMemoryBackend();
+    this.#runNow = runNowOf(this.backend);
     if (options.cluster ?? cluster.isPrimary) {
       const onFork = (worker: SharedMemoryChannel): void => {
         this.attach(worker);
@@ -221,9 +228,24 @@ class Host implements SharedMemoryHost {
         );
         return;
       }
-      case 'run':
-        settle(() => backend.run(this.#script(request.n, request.h), request.k, request.a));
+      case 'run': {
+        const runNow = this.#runNow;
+        if (runNow === undefined) {
+          settle(() => backend.run(this.#script(request.n, request.h), request.k, request.a));
+          return;
+        }
+        // An in-process backend runs the script now: the reply is queued at once, no promise per
+        // request (replies carry their request's id, so their order does not matter).
+        let value: unknown;
+        try {
+          value = runNow(this.#script(request.n, request.h), request.k, request.a);
+        } catch (error) {
+          from.reply({ t: 'err', c, i, e: toWire(error) });
+          return;
+        }
+        from.reply({ t: 'ok', c, i, v: value });
         return;
+      }
       case 'pipe': {
         const pipeline = backend.pipeline();
         try {

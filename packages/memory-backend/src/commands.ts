@@ -46,7 +46,7 @@ import {
   XADD_ID_ZERO,
   XGROUP_NO_KEY,
 } from './errors.js';
-import { addInteger, smallInteger } from './integers.js';
+import { addInteger } from './integers.js';
 import {
   ENTRY_OVERHEAD,
   type Entry,
@@ -347,14 +347,6 @@ export class Commands implements SyncCommands {
     const ks = this.#ks;
     if (ks.limited) ks.reserve(key, KEY_OVERHEAD + key.length * 2 + 40, 'incrBy');
     const entry = ks.get(key, 'string', 'incrBy');
-    if (entry !== undefined && entry.value.length <= 15) {
-      // the common case: a short integer plus a small step, no string parsed back into a number
-      const sum = smallInteger(entry.value) + by;
-      if (Number.isSafeInteger(sum)) {
-        this.#storeNumber(key, entry, String(sum));
-        return sum;
-      }
-    }
     const next = addInteger(entry === undefined ? null : entry.value, by);
     if (next === 'not-integer') throw commandError('incrBy', NOT_INTEGER);
     if (next === 'overflow') throw commandError('incrBy', OVERFLOW);

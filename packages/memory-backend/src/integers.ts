@@ -20,9 +20,11 @@ export type IncrementFailure = 'not-integer' | 'overflow';
 export function addInteger(current: string | null, by: number): string | IncrementFailure {
   if (current === null) return String(by);
   if (current.length <= 15) {
-    const sum = smallInteger(current) + by;
+    // smallInteger accepts exactly the strict form here, so NaN means not an integer
+    const n = smallInteger(current);
+    if (Number.isNaN(n)) return 'not-integer';
+    const sum = n + by;
     if (Number.isSafeInteger(sum)) return String(sum);
-    if (!STRICT_INTEGER.test(current)) return 'not-integer';
   } else if (current.length > 20 || !STRICT_INTEGER.test(current)) {
     return 'not-integer';
   }

@@ -1,4 +1,4 @@
-import { RUN_NOW, type RunsNow } from '@redbrick/core';
+import { counted } from '@redbrick/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Algorithm, RateLimiter, type RateLimiterOptions, UsageMeter } from '../src/index.js';
@@ -233,27 +233,9 @@ describe('algorithm specifics', () => {
 describe('deny cache on a fake clock', () => {
   function counting(clock: FakeClock) {
     const backend = memoryWithClock(clock);
-    let runs = 0;
-    const counted = new Proxy(backend, {
-      get(target, prop, receiver) {
-        if (prop === 'run') {
-          return (...args: Parameters<typeof backend.run>) => {
-            runs += 1;
-            return target.run(...args);
-          };
-        }
-        // the limiter runs its scripts synchronously on an in-process backend: count those too
-        if (prop === RUN_NOW) {
-          return (...args: Parameters<RunsNow[typeof RUN_NOW]>) => {
-            runs += 1;
-            return (target as unknown as RunsNow)[RUN_NOW](...args);
-          };
-        }
-        const value: unknown = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    return { backend: counted, runs: () => runs };
+    // every script run counts, `run` or the synchronous runner the limiter uses in process
+    const { backend: spied, calls } = counted(backend);
+    return { backend: spied, runs: () => calls.filter((call) => call.startsWith('run ')).length };
   }
 
   it('answers a denied key without a round trip until the denial expires', async () => {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { Backend, BackendConfig } from '@redbrick/core';
+import { type Backend, type BackendConfig, withDeadline } from '@redbrick/core';
 import { startWorker } from '@redbrick/testkit/processes';
 import { App, type AppStats, type RoundOrder, type RoundReport } from '../../src/app.js';
 import type { WorkerJob, WorkerMessage } from '../../src/protocol.js';
@@ -53,21 +53,14 @@ export async function startProcessInstance(
     worker.send(message);
     // Every order is bounded inside the worker (each backend call has a deadline): an answer that
     // takes longer is a hang, and says which worker and which order instead of a bare test timeout.
-    let timer: NodeJS.Timeout | undefined;
-    const reply = await Promise.race([
+    const reply = await withDeadline(
       worker.next<WorkerMessage>(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `worker ${id} did not answer ${JSON.stringify(message).slice(0, 120)} in ${ANSWER_TIMEOUT_MS} ms`,
-              ),
-            ),
-          ANSWER_TIMEOUT_MS,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+      ANSWER_TIMEOUT_MS,
+      () =>
+        new Error(
+          `worker ${id} did not answer ${JSON.stringify(message).slice(0, 120)} in ${ANSWER_TIMEOUT_MS} ms`,
+        ),
+    );
     if (reply.type !== answer)
       throw new Error(`worker ${id} answered ${reply.type}, not ${answer}`);
     return reply as Extract<WorkerMessage, { type: T }>;

@@ -197,17 +197,25 @@ class Host implements SharedMemoryHost {
 
   handle(from: Attachment, request: Request): void {
     const { c, i } = request;
-    const settle = (work: () => Promise<unknown>): void => {
-      let promise: Promise<unknown>;
+    // Answers with what `work` gives: when it settles if it is a promise, at once if it is a value
+    // (a script run by an in-process backend's synchronous runner). Replies carry their request's
+    // id, so their order does not matter.
+    const settle = (work: () => unknown): void => {
+      let result: unknown;
       try {
-        promise = work();
+        result = work();
       } catch (error) {
-        promise = Promise.reject(error);
+        from.reply({ t: 'err', c, i, e: toWire(error) });
+        return;
       }
-      promise.then(
-        (v) => from.reply({ t: 'ok', c, i, v }),
-        (error: unknown) => from.reply({ t: 'err', c, i, e: toWire(error) }),
-      );
+      if (result instanceof Promise) {
+        result.then(
+          (v: unknown) => from.reply({ t: 'ok', c, i, v }),
+          (error: unknown) => from.reply({ t: 'err', c, i, e: toWire(error) }),
+        );
+      } else {
+        from.reply({ t: 'ok', c, i, v: result });
+      }
     };
     const backend = this.backend;
     switch (request.t) {
@@ -230,20 +238,12 @@ class Host implements SharedMemoryHost {
       }
       case 'run': {
         const runNow = this.#runNow;
-        if (runNow === undefined) {
-          settle(() => backend.run(this.#script(request.n, request.h), request.k, request.a));
-          return;
-        }
-        // An in-process backend runs the script now: the reply is queued at once, no promise per
-        // request (replies carry their request's id, so their order does not matter).
-        let value: unknown;
-        try {
-          value = runNow(this.#script(request.n, request.h), request.k, request.a);
-        } catch (error) {
-          from.reply({ t: 'err', c, i, e: toWire(error) });
-          return;
-        }
-        from.reply({ t: 'ok', c, i, v: value });
+        settle(() => {
+          const script = this.#script(request.n, request.h);
+          return runNow === undefined
+            ? backend.run(script, request.k, request.a)
+            : runNow(script, request.k, request.a);
+        });
         return;
       }
       case 'pipe': {

@@ -55,25 +55,22 @@ describe('withDeadline', () => {
       fc.asyncProperty(
         fc.array(
           fc.record({
-            settleAfterMs: fc.option(fc.integer({ min: 0, max: 25 }), { nil: undefined }),
+            // the turn (a microtask each) at which the work settles; undefined: it never does
+            settleAt: fc.option(fc.nat({ max: 60 }), { nil: undefined }),
             fails: fc.boolean(),
-            deadlineMs: fc.integer({ min: 30, max: 45 }),
+            deadlineMs: fc.integer({ min: 20, max: 40 }),
           }),
           { minLength: 1, maxLength: 40 },
         ),
         async (calls) => {
           const started = performance.now();
-          const outcomes = await Promise.all(
-            calls.map(({ settleAfterMs, fails, deadlineMs }, i) => {
-              const work =
-                settleAfterMs === undefined
-                  ? never()
-                  : new Promise<number>((resolve, reject) =>
-                      setTimeout(
-                        () => (fails ? reject(new Error(`work ${i}`)) : resolve(i)),
-                        settleAfterMs,
-                      ),
-                    );
+          const settlers: Array<() => void> = [];
+          const outcomes = Promise.all(
+            calls.map(({ settleAt, fails, deadlineMs }, i) => {
+              const work = new Promise<number>((resolve, reject) => {
+                if (settleAt !== undefined)
+                  settlers[i] = () => (fails ? reject(new Error(`work ${i}`)) : resolve(i));
+              });
               return withDeadline(work, deadlineMs, timeout).then(
                 (value) => `ok ${value}`,
                 (error: Error) =>
@@ -83,10 +80,17 @@ describe('withDeadline', () => {
               );
             }),
           );
-          outcomes.forEach((outcome, i) => {
-            const { settleAfterMs, fails } = calls[i] as (typeof calls)[number];
-            // every settle (≤ 25 ms) comes before every deadline (≥ 30 ms)
-            if (settleAfterMs === undefined) expect(outcome).toBe('timeout after true');
+          // Settle in the generated order, one microtask turn apart: all of it happens before any
+          // timer (the sweep included) can run, however loaded the machine is.
+          for (let turn = 0; turn <= 60; turn++) {
+            calls.forEach(({ settleAt }, i) => {
+              if (settleAt === turn) settlers[i]?.();
+            });
+            await Promise.resolve();
+          }
+          (await outcomes).forEach((outcome, i) => {
+            const { settleAt, fails } = calls[i] as (typeof calls)[number];
+            if (settleAt === undefined) expect(outcome).toBe('timeout after true');
             else expect(outcome).toBe(fails ? `work ${i}` : `ok ${i}`);
           });
         },
